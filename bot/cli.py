@@ -1,0 +1,137 @@
+"""The `incident-copilot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+from workers.errors import ConfigError, ServiceUnavailable
+from workers.logconfig import configure_logging
+from workers.queue import ALL_QUEUES
+from workers.settings import Settings
+
+DESCRIPTION = """A Slack incident copilot. Settings come from the environment, a .env file, or files in
+SECRETS_DIR: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN (Socket Mode), SLACK_API_URL,
+REDIS_URL (unset: an embedded Redis), OPENAI_API_KEY / OPENAI_BASE_URL / LLM_MODEL (unset:
+evidence-only mode). See README.md."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incident-copilot", description=DESCRIPTION)
+    parser.add_argument(
+        "--env-file", type=Path, default=Path(".env"), help="dotenv file to read (default: .env)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bot = sub.add_parser(
+        "bot",
+        help="run the Slack app",
+        description="Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on --port "
+        "(POST /slack/events, GET /healthz, GET /readyz).",
+    )
+    bot.add_argument("--port", type=int, help="HTTP port (default: PORT or 3000)")
+    bot.add_argument("--host", help="bind address (default: HOST or 0.0.0.0)")
+
+    worker = sub.add_parser(
+        "worker",
+        help="run a background worker",
+        description="Run an RQ worker. SIGTERM or Ctrl-C finishes the current job, then exits.",
+    )
+    worker.add_argument(
+        "--queue",
+        action="append",
+        choices=ALL_QUEUES,
+        dest="queues",
+        help="queue to serve (repeatable; default: all)",
+    )
+    worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+
+    sub.add_parser(
+        "demo",
+        help="replay a bundled incident end to end on embedded defaults",
+        description="Start an embedded Redis, a local Slack stand-in, the bot (HTTP) and one worker; replay "
+        "a bundled incident conversation and /triage; print the channel as a person would see it; shut down.",
+    )
+    return parser
+
+
+def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+    from bot.deps import BotDeps
+    from bot.server import make_server, make_wsgi, readiness
+    from workers.runtime import Runtime
+
+    settings.check_for("bot")
+    rt = Runtime.build(settings)
+    log = structlog.get_logger("bot")
+    deps = BotDeps(settings=settings, redis=rt.redis.client, incidents=rt.incidents)
+    app = build_app(deps, client=rt.slack)
+    socket_mode = settings.slack.app_token is not None
+    handler = None
+    if socket_mode:
+        assert settings.slack.app_token is not None
+        handler = SocketModeHandler(app, settings.slack.app_token.get_secret_value())
+        handler.connect()  # type: ignore[no-untyped-call]
+        probe = readiness(
+            rt.redis.client, lambda: {"slack_socket": bool(handler and handler.client.is_connected())}
+        )
+    else:
+        probe = readiness(rt.redis.client)
+    wsgi = make_wsgi(None if socket_mode else app, probe)
+    server = make_server(
+        wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
+    )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    log.info("bot serving", mode="socket" if socket_mode else "http", port=server.effective_port)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        log.info("bot stopping")
+    finally:
+        server.close()
+        if handler is not None:
+            handler.close()  # type: ignore[no-untyped-call]
+        rt.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load(env_file=args.env_file)
+        configure_logging(settings)
+        if args.command == "bot":
+            return run_bot(settings, args.port, args.host)
+        if args.command == "worker":
+            from workers.worker import run_worker
+
+            settings.check_for("worker")
+            run_worker(settings, args.queues or ALL_QUEUES, burst=args.burst)
+            return 0
+        from bot.demo.run import run_demo
+
+        return int(run_demo())
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    except ServiceUnavailable as exc:
+        print(f"incident-copilot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

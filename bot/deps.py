@@ -1,0 +1,17 @@
+"""What the listeners need, built once by the composition root and injected by middleware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+
+from workers.incidents import IncidentStore
+from workers.settings import Settings
+
+
+@dataclass(frozen=True)
+class BotDeps:
+    settings: Settings
+    redis: redis.Redis
+    incidents: IncidentStore

@@ -1,0 +1,148 @@
+"""`/triage`: ack at once, post a placeholder, enqueue the job. Everything slow runs in the worker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from slack_bolt import Ack, App, BoltContext
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import ids
+from bot.deps import BotDeps
+from workers.errors import UserInputError
+from workers.logconfig import unit_of_work
+from workers.models import TriageRequest
+from workers.queue import enqueue_triage
+from workers.slack import blocks
+from workers.timewindow import parse_window
+
+HELP = """*/triage* looks at what happened in this channel around the incident and answers in place.
+
+• `/triage [what you see] [window]`: start a triage. Window: `since 10:40`, `from 10:40 to 11:10` \
+or `last 30m` (times in {zone}; default: the last {default} minutes).
+• `/triage status`: this channel's incident and its triage runs.
+• `/triage help`: this message.
+
+Example: `/triage checkout p99 latency up since 10:40`"""
+
+REDIS_DOWN = (
+    ":warning: I can't reach my job queue (Redis) right now, so nothing was queued and nothing was "
+    "posted. Try again in a minute; if it persists, give your admins the run id `{run_id}`."
+)
+NOT_IN_CHANNEL = (
+    ":wave: I'm not a member of this channel, so I can't answer here. Invite me with "
+    "`/invite @incident-copilot`, then run `/triage` again."
+)
+
+
+def register(app: App) -> None:
+    app.command(ids.TRIAGE_COMMAND)(handle_triage)
+
+
+def handle_triage(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    deps: BotDeps = context["deps"]
+    run_id: str = context["run_id"]
+    text = (command.get("text") or "").strip()
+    word = text.split(" ", 1)[0].lower()
+    scope = {"command": ids.TRIAGE_COMMAND, "run_id": run_id, "channel": command.get("channel_id")}
+    with unit_of_work("command handled", **scope, user=command.get("user_id"), sub=word or "triage") as line:
+        if word == "help":
+            settings = deps.settings.incident
+            ack(
+                text=HELP.format(zone=settings.timezone, default=settings.default_window_minutes),
+                response_type="ephemeral",
+            )
+            line["outcome"] = "help"
+        elif word == "status":
+            ack()
+            line["outcome"] = _status(command, respond, deps, run_id)
+        else:
+            line["outcome"] = _triage(ack, command, respond, client, deps, run_id, text)
+
+
+def _triage(
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    deps: BotDeps,
+    run_id: str,
+    text: str,
+) -> str:
+    settings = deps.settings.incident
+    now = datetime.now(UTC)
+    try:
+        window, description = parse_window(
+            text, now=now, zone=settings.timezone, default_minutes=settings.default_window_minutes
+        )
+    except UserInputError as exc:
+        ack(
+            text=f":warning: {exc}\nType `/triage help` for the forms I understand.",
+            response_type="ephemeral",
+        )
+        return "bad_input"
+    ack()
+    channel_id, channel_name, user_id = (
+        command["channel_id"],
+        command.get("channel_name", ""),
+        command["user_id"],
+    )
+    try:
+        incident = deps.incidents.open_or_get(channel_id, channel_name, user_id, now)
+    except redis.RedisError:
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
+    placeholder_text, placeholder_blocks = blocks.placeholder(user_id, window, settings.timezone, run_id)
+    try:
+        posted = client.chat_postMessage(channel=channel_id, text=placeholder_text, blocks=placeholder_blocks)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
+            respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
+            return "not_in_channel"
+        raise
+    request = TriageRequest(
+        run_id=run_id,
+        incident_id=incident.id,
+        team_id=command.get("team_id", ""),
+        channel_id=channel_id,
+        channel_name=channel_name,
+        requester_id=user_id,
+        text=description,
+        window=window,
+        placeholder_ts=posted["ts"],
+        requested_at=now,
+    )
+    try:
+        enqueue_triage(deps.redis, request)
+        deps.incidents.record_triage(incident.id, run_id, posted["ts"])
+    except redis.RedisError:
+        fail_text, fail_blocks = blocks.failure(run_id, "my job queue (Redis) is unreachable")
+        client.chat_update(channel=channel_id, ts=posted["ts"], text=fail_text, blocks=fail_blocks)
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
+    return "enqueued"
+
+
+def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: str) -> str:
+    try:
+        incident = deps.incidents.current_for(command["channel_id"])
+        runs = deps.incidents.triages(incident.id) if incident else []
+    except redis.RedisError:
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
+    if incident is None:
+        respond(text="No incident is open in this channel. `/triage` opens one.", response_type="ephemeral")
+        return "status"
+    lines = [
+        f"*Incident* `{incident.id}`: {incident.status}",
+        f"Opened {incident.started_at:%Y-%m-%d %H:%M} UTC by <@{incident.requester}>",
+        f"Triage runs: {len(runs)}" + (f" (latest `{runs[-1][0]}`)" if runs else ""),
+    ]
+    respond(text="\n".join(lines), response_type="ephemeral")
+    return "status"

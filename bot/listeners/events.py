@@ -1,0 +1,49 @@
+"""Events API: messages in incident channels are kept, per incident, for the timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import ids
+from bot.deps import BotDeps
+
+log = structlog.get_logger(__name__)
+IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "message_deleted"}
+
+
+def register(app: App) -> None:
+    app.event(ids.MESSAGE_EVENT)(handle_message)
+
+
+def _channel_name(deps: BotDeps, client: WebClient, channel_id: str) -> str | None:
+    def lookup() -> str | None:
+        try:
+            return str(client.conversations_info(channel=channel_id)["channel"]["name"])
+        except SlackApiError:
+            return None
+
+    return deps.incidents.channel_name(channel_id, lookup)
+
+
+def handle_message(
+    event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+        return
+    deps: BotDeps = context["deps"]
+    channel = event.get("channel", "")
+    name = _channel_name(deps, client, channel)
+    if not deps.incidents.is_incident_channel(channel, name):
+        return
+    incident = deps.incidents.current_for(channel) or deps.incidents.open_or_get(
+        channel, name or "", event.get("user", ""), datetime.fromtimestamp(float(event.get("ts", 0)), tz=UTC)
+    )
+    message = {k: str(event[k]) for k in ("ts", "user", "text", "thread_ts", "subtype") if event.get(k)}
+    stored = deps.incidents.record_message(incident.id, str(body.get("event_id", event.get("ts"))), message)
+    log.debug("incident message", incident=incident.id, stored=stored)

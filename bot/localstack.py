@@ -1,0 +1,186 @@
+"""Every real component on one machine: an embedded Redis, the Slack stand-in, the bot as an HTTP
+process and worker processes, wired together. The demo runs on it, and so do the integration tests
+and benchmarks, so what they exercise is what a user runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from bot.standin.driver import SlackDriver
+from bot.standin.server import SlackStandIn
+from workers.redisconn import EmbeddedRedis
+
+# Settings a user may have exported that must not leak into a self-contained stack.
+_SCRUB = (
+    "SLACK_APP_TOKEN",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "LLM_MODEL",
+    "REDIS_URL",
+    "SECRETS_DIR",
+    "PORT",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LocalStack:
+    """Start with `with LocalStack(workdir) as stack:`; everything stops on exit."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        redis_url: str | None = None,
+        env: dict[str, str] | None = None,
+        log_level: str = "info",
+    ) -> None:
+        self.workdir = workdir
+        self.signing_secret = secrets.token_hex(16)
+        self.bot_token = "xoxb-local-" + secrets.token_hex(8)
+        self.redis = None if redis_url else EmbeddedRedis(workdir / "redis", persist=False)
+        self.redis_url = redis_url or ""
+        self.standin = SlackStandIn(bot_token=self.bot_token)
+        self.port = free_port()
+        self._workers_wanted = workers
+        self._extra_env = env or {}
+        self._log_level = log_level
+        self.bot: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self._logs: list[IO[bytes]] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return f"{self.base_url}/slack/events"
+
+    def driver(self) -> SlackDriver:
+        return SlackDriver(
+            self.events_url, self.signing_secret, response_url_factory=self.standin.response_url
+        )
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+        env.update(
+            SLACK_BOT_TOKEN=self.bot_token,
+            SLACK_SIGNING_SECRET=self.signing_secret,
+            SLACK_API_URL=self.standin.api_url,
+            REDIS_URL=self.redis_url,
+            LOG_FORMAT="json",
+            LOG_LEVEL=self._log_level,
+            SECRETS_DIR=str(self.workdir / "no-secrets"),
+        )
+        env.update(self._extra_env)
+        return env
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        cmd = [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, *args]
+        # A session of its own, so a test can kill the process and its work horse together.
+        return subprocess.Popen(cmd, env=self.env(), stdout=log, stderr=log, start_new_session=True)
+
+    def start(self) -> Self:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.redis is not None:
+            self.redis_url = self.redis.ensure_running()
+        self.standin.start()
+        self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
+        for _ in range(self._workers_wanted):
+            self.start_worker()
+        self.wait_ready()
+        return self
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = self._spawn(f"worker-{len(self.workers)}", "worker")
+        self.workers.append(proc)
+        return proc
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.bot is not None and self.bot.poll() is not None:
+                raise RuntimeError(f"the bot exited with {self.bot.returncode}:\n{self.log('bot')}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise TimeoutError(f"the bot was not ready within {timeout:.0f} s:\n{self.log('bot')}")
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    @staticmethod
+    def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        """Signal a process and wait for it; SIGKILL takes its whole session (the work horse too)."""
+        if proc.poll() is None:
+            if sig == signal.SIGKILL:
+                _kill_session(proc.pid)
+            else:
+                proc.send_signal(sig)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_session(proc.pid)
+            return proc.wait(timeout)
+
+    def stop(self) -> None:
+        for proc in [*self.workers, *([self.bot] if self.bot else [])]:
+            self.stop_process(proc)
+        self.standin.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        for log in self._logs:
+            log.close()
+
+    def __enter__(self) -> Self:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process in session `sid` (RQ's work horse runs in its own process group)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == sid:  # fields after the name: state, ppid, pgrp, session
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)

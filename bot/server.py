@@ -1,0 +1,74 @@
+"""The HTTP front: `POST /slack/events` for Bolt, `GET /healthz` and `GET /readyz` for the platform.
+
+Served by waitress, a production WSGI server (multi-threaded, no development-server caveats).
+In Socket Mode the same health endpoints are served while Bolt talks to Slack over a websocket.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import redis
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+EVENTS_PATH = "/slack/events"
+Probe = Callable[[], dict[str, bool]]
+
+
+def _json(start_response: StartResponse, status: str, payload: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def readiness(client: redis.Redis, extra: Probe | None = None) -> Probe:
+    """Ready when Redis answers (and, in Socket Mode, the websocket is connected)."""
+
+    def probe() -> dict[str, bool]:
+        try:
+            checks = {"redis": bool(client.ping())}
+        except redis.RedisError:
+            checks = {"redis": False}
+        return checks | (extra() if extra else {})
+
+    return probe
+
+
+def make_wsgi(app: App | None, ready: Probe) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """The WSGI application; `app=None` serves only the health endpoints (Socket Mode)."""
+    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+
+    def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and method == "POST" and bolt is not None:
+            return bolt(environ, start_response)
+        if path == "/healthz" and method == "GET":
+            return _json(start_response, "200 OK", {"status": "ok"})
+        if path == "/readyz" and method == "GET":
+            checks = ready()
+            ok = all(checks.values())
+            return _json(
+                start_response, "200 OK" if ok else "503 Service Unavailable", {"ready": ok, **checks}
+            )
+        return _json(start_response, "404 Not Found", {"error": "not_found", "path": path})
+
+    return wsgi
+
+
+def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:
+    """A waitress server bound now (port 0 picks a free port: see `.effective_port`); `.run()` serves."""
+    return create_server(
+        wsgi,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="incident-copilot",
+        clear_untrusted_proxy_headers=True,
+    )

@@ -1,0 +1,90 @@
+"""Integration fixtures: real Redis, the real bot process behind its HTTP endpoint, real RQ
+worker processes, and the Slack stand-in, all on loopback (see `bot.localstack`)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from bot.localstack import LocalStack
+from workers.queue import ALL_QUEUES
+
+_channels = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(tmp_path_factory.mktemp("stack")) as running:
+        running.standin.state.add_user("U0ALICE", "alice", "Alice Moreau")
+        running.standin.state.add_user("U0BRUNO", "bruno", "Bruno Silva")
+        yield running
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., LocalStack]]:
+    """A stack of the test's own, for tests that kill or stop parts of it."""
+    started: list[LocalStack] = []
+
+    def make(**kwargs: Any) -> LocalStack:
+        s = LocalStack(tmp_path / f"stack{len(started)}", **kwargs).start()
+        started.append(s)
+        s.standin.state.add_user("U0ALICE", "alice", "Alice Moreau")
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+def new_channel(stack: LocalStack, prefix: str = "inc-test", member: bool = True) -> tuple[str, str]:
+    n = next(_channels)
+    channel_id, name = f"C0T{n:06d}", f"{prefix}-{n}"
+    stack.standin.state.add_channel(channel_id, name, is_member=member)
+    return channel_id, name
+
+
+def bot_messages(stack: LocalStack, channel: str) -> list[dict[str, Any]]:
+    return [m for m in stack.standin.messages(channel) if m.get("bot_id")]
+
+
+def is_answer(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "header" for b in message.get("blocks") or [])
+
+
+def wait_answer(stack: LocalStack, channel: str, timeout: float = 20) -> dict[str, Any]:
+    assert stack.standin.wait_for(lambda: any(is_answer(m) for m in bot_messages(stack, channel)), timeout), (
+        f"no answer in {channel}; worker log:\n{stack.log('worker-0')}"
+    )
+    return next(m for m in bot_messages(stack, channel) if is_answer(m))
+
+
+def jobs_enqueued(stack: LocalStack) -> int:
+    """Every job RQ knows about on our queues, whatever its state."""
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        total = 0
+        for name in ALL_QUEUES:
+            q = Queue(name, connection=client, serializer=JSONSerializer)
+            total += q.count + sum(
+                r.count for r in (q.started_job_registry, q.finished_job_registry, q.failed_job_registry)
+            )
+        return total
+    finally:
+        client.close()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

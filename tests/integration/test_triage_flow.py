@@ -1,0 +1,157 @@
+"""`/triage` through the real HTTP endpoint, real Redis and a real worker process."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+
+from bot.localstack import LocalStack
+from bot.standin.blockkit import validate_blocks
+from tests.integration.conftest import bot_messages, is_answer, jobs_enqueued, new_channel, wait_answer
+
+
+def test_signed_triage_posts_placeholder_then_edits_it_into_the_answer(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    ws = stack.standin.state
+    ts = ws.add_message(
+        channel, "U0BRUNO", "gateway 504s on /checkout <!channel>", ts=f"{time.time() - 120:.6f}"
+    )
+    ws.add_message(channel, "U0BRUNO", "older than the window", ts=f"{time.time() - 3600:.6f}")
+    resp = stack.driver().slash_command(
+        "checkout slow last 10m", user_id="U0ALICE", channel_id=channel, channel_name=name
+    )
+    assert resp.status == 200
+    assert resp.body == ""  # acked with nothing: the answer comes in the channel
+
+    answer = wait_answer(stack, channel)
+    posts = [c for c in stack.standin.calls_to("chat.postMessage") if c.args.get("channel") == channel]
+    assert len(posts) == 1 and "gathering context" in posts[0].args["text"]  # the placeholder
+    assert answer["ts"] == posts[0].response["ts"]  # edited in place, not a second message
+    assert len(bot_messages(stack, channel)) == 1
+    text = "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("type") == "section")
+    assert "*Requested by* @Alice Moreau" in text
+    assert "checkout slow" in text and "from “last 10m”" in text
+    assert "Bruno Silva*: gateway 504s on /checkout @channel" in text  # quoted without pinging
+    assert "<!channel>" not in text and "older than the window" not in text
+    assert "1 messages" in answer["text"]
+    assert validate_blocks(answer["blocks"]) == []
+    assert ts  # the seeded message exists in the stand-in
+
+
+def test_answer_says_evidence_only_mode(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    answer = wait_answer(stack, channel)
+    footer = answer["blocks"][-1]["elements"][0]["text"]
+    assert footer.startswith("Evidence-only mode: no LLM is configured.")
+    assert "the default window" in str(answer["blocks"])
+
+
+@pytest.mark.parametrize(
+    "signing",
+    [{"tamper": True}, {"secret": "not-the-signing-secret"}, {"timestamp_offset": -6 * 60}],
+    ids=["tampered-body", "wrong-secret", "stale-timestamp"],
+)
+def test_bad_signatures_are_rejected_and_nothing_is_enqueued(stack: LocalStack, signing: dict) -> None:
+    channel, name = new_channel(stack)
+    before_jobs, before_calls = jobs_enqueued(stack), len(stack.standin.calls)
+    resp = stack.driver().slash_command(
+        "since 10:40", user_id="U0ALICE", channel_id=channel, channel_name=name, **signing
+    )
+    assert resp.status == 401
+    time.sleep(0.3)  # anything wrongly started would have reached Redis or Slack by now
+    assert jobs_enqueued(stack) == before_jobs
+    assert len(stack.standin.calls) == before_calls
+    assert bot_messages(stack, channel) == []
+
+
+def test_help_is_ephemeral(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    resp = stack.driver().slash_command("help", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    assert resp.status == 200
+    body = resp.json()
+    assert body.get("response_type", "ephemeral") == "ephemeral"
+    assert "`/triage status`" in body["text"] and "last 30 minutes" in body["text"]
+    assert bot_messages(stack, channel) == []
+
+
+def test_bad_window_gets_an_ephemeral_explanation_and_no_job(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    before = jobs_enqueued(stack)
+    resp = stack.driver().slash_command(
+        "since 25:99", user_id="U0ALICE", channel_id=channel, channel_name=name
+    )
+    assert resp.status == 200
+    assert "'25:99' is not a time of day" in resp.json()["text"]
+    assert jobs_enqueued(stack) == before
+    assert bot_messages(stack, channel) == []
+
+
+def test_not_in_channel_tells_the_user_how_to_invite(stack: LocalStack) -> None:
+    channel, name = new_channel(stack, member=False)
+    resp = stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    assert resp.status == 200
+    assert stack.standin.wait_for(lambda: len(stack.standin.state.response_posts()) > 0, 5)
+    posts = [p for p in stack.standin.state.response_posts() if p["channel"] == channel]
+    assert posts and "/invite @incident-copilot" in posts[-1]["text"]
+    assert posts[-1].get("response_type") == "ephemeral"
+
+
+def test_status_reports_the_incident_and_its_runs(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    driver = stack.driver()
+    driver.slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    wait_answer(stack, channel)
+    driver.slash_command("status", user_id="U0BRUNO", channel_id=channel, channel_name=name)
+    assert stack.standin.wait_for(
+        lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), 5
+    )
+    post = next(p for p in stack.standin.state.response_posts() if p["channel"] == channel)
+    assert "*Incident* `INC-" in post["text"] and "Triage runs: 1" in post["text"]
+
+
+def test_rate_limited_update_is_retried_after_retry_after(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    stack.standin.rate_limit("chat.update", count=1, retry_after=1)
+    started = time.monotonic()
+    stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    wait_answer(stack, channel)
+    assert time.monotonic() - started >= 1.0  # it waited as told
+    statuses = [c.status for c in stack.standin.calls_to("chat.update") if c.args.get("channel") == channel]
+    assert statuses == [429, 200]
+
+
+def test_long_conversation_stays_within_block_kit_limits(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    now = time.time()
+    for i in range(60):
+        stack.standin.state.add_message(
+            channel, "U0BRUNO", f"update {i}: " + "x" * 900, ts=f"{now - 600 + i:.6f}"
+        )
+    stack.driver().slash_command("last 15m", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    answer = wait_answer(stack, channel)
+    assert validate_blocks(answer["blocks"]) == []
+    assert "60 messages, the last" in str(answer["blocks"])
+    assert "update 59:" in str(answer["blocks"])  # the newest survive trimming
+
+
+def test_permanent_failure_is_reported_in_the_channel_with_the_run_id(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    stack.standin.fail("chat.update", "msg_too_long", count=3)  # the first try and both retries
+    stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    assert stack.standin.wait_for(
+        lambda: any("Triage failed" in (m.get("text") or "") for m in bot_messages(stack, channel)), 20
+    )
+    message = bot_messages(stack, channel)[0]
+    assert message["text"] == "Triage failed: Slack refused the answer. Nothing else was changed."
+    assert "run id `r-" in str(message["blocks"])
+    assert not is_answer(message)
+
+
+def test_health_endpoints(stack: LocalStack) -> None:
+    with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=2) as r:
+        assert r.status == 200
+    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
+        assert r.status == 200 and b'"redis": true' in r.read()

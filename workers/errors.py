@@ -1,0 +1,47 @@
+"""The exception tree. Everything the product raises on purpose derives from `CopilotError`.
+
+    CopilotError
+    ├── ConfigError          bad or missing settings; the CLI prints them all and exits 2
+    ├── UserInputError       a user's request cannot be understood; shown ephemerally, never logged
+    │   └── WindowParseError     a `/triage` time window that does not parse
+    └── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
+        └── EmbeddedRedisError   the embedded Redis server could not start
+
+Anything else is a bug: the global handlers log it with a run id and tell the user only that id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class CopilotError(Exception):
+    """Base of every deliberate error."""
+
+
+class ConfigError(CopilotError):
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    def render(self) -> str:
+        lines = ["incident-copilot: configuration problems:"]
+        lines += [f"  - {p}" for p in self.problems]
+        lines.append("Set them in the environment, a .env file, or files in SECRETS_DIR. See README.md.")
+        return "\n".join(lines)
+
+
+class UserInputError(CopilotError):
+    """A message meant for the user who typed the command."""
+
+
+class WindowParseError(UserInputError):
+    pass
+
+
+class ServiceUnavailable(CopilotError):
+    pass
+
+
+class EmbeddedRedisError(ServiceUnavailable):
+    pass

@@ -1,0 +1,112 @@
+"""Per-incident state in Redis: which channels are incident channels, the open incident of each,
+and the channel messages received through the Events API (the timeline's raw material)."""
+
+from __future__ import annotations
+
+import fnmatch
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from workers.models import Incident
+
+PREFIX = "ic:"
+EVENT_DEDUP_TTL_S = 3600
+MESSAGES_MAX = 10_000
+NAME_CACHE_TTL_S = 3600
+
+
+def _k(*parts: str) -> str:
+    return PREFIX + ":".join(parts)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class IncidentStore:
+    def __init__(self, client: redis.Redis, channel_pattern: str) -> None:
+        self._r = client
+        self._pattern = channel_pattern
+
+    def is_incident_channel(self, channel_id: str, channel_name: str | None) -> bool:
+        """Named like an incident channel, or a channel where `/triage` ran."""
+        if channel_name and fnmatch.fnmatchcase(channel_name, self._pattern):
+            return True
+        return bool(self._r.sismember(_k("incident_channels"), channel_id))
+
+    def channel_name(self, channel_id: str, lookup: Callable[[], str | None]) -> str | None:
+        """The channel's name from a short-lived cache, else from `lookup` (a Slack call)."""
+        key = _k("channel", channel_id, "name")
+        if cached := self._r.get(key):
+            return _text(cached)
+        name = lookup()
+        if name:
+            self._r.set(key, name, ex=NAME_CACHE_TTL_S)
+        return name
+
+    def open_or_get(self, channel_id: str, channel_name: str, requester: str, now: datetime) -> Incident:
+        """The channel's open incident, or a new one; safe when two commands race."""
+        pointer = _k("channel", channel_id, "incident")
+        for _ in range(3):
+            current = self._r.get(pointer)
+            if current is not None and (incident := self.get(_text(current))) and incident.status == "open":
+                return incident
+            incident = Incident(
+                id=f"INC-{now.astimezone(UTC):%Y%m%d}-{secrets.token_hex(3)}",
+                channel_id=channel_id,
+                channel_name=channel_name,
+                started_at=now,
+                requester=requester,
+            )
+            with self._r.pipeline() as pipe:
+                try:
+                    pipe.watch(pointer)  # type: ignore[no-untyped-call]
+                    if pipe.get(pointer) != current:
+                        continue
+                    pipe.multi()
+                    pipe.set(pointer, incident.id)
+                    pipe.hset(_k("incident", incident.id), mapping=_to_hash(incident))  # type: ignore[arg-type]
+                    pipe.sadd(_k("incident_channels"), channel_id)
+                    pipe.execute()
+                    return incident
+                except redis.WatchError:
+                    continue
+        raise redis.RedisError(f"could not open an incident for {channel_id}: too much contention")
+
+    def get(self, incident_id: str) -> Incident | None:
+        raw = self._r.hgetall(_k("incident", incident_id))
+        if not raw:
+            return None
+        return Incident.model_validate({_text(k): _text(v) for k, v in raw.items()})
+
+    def current_for(self, channel_id: str) -> Incident | None:
+        pointer = self._r.get(_k("channel", channel_id, "incident"))
+        return self.get(_text(pointer)) if pointer else None
+
+    def record_message(self, incident_id: str, event_id: str, message: dict[str, str]) -> bool:
+        """Append a channel message once per Slack event id (Slack retries deliveries)."""
+        if not self._r.set(_k("event", event_id), 1, nx=True, ex=EVENT_DEDUP_TTL_S):
+            return False
+        fields: dict[Any, Any] = dict(message)
+        self._r.xadd(_k("incident", incident_id, "messages"), fields, maxlen=MESSAGES_MAX)
+        return True
+
+    def messages(self, incident_id: str) -> list[dict[str, str]]:
+        entries = self._r.xrange(_k("incident", incident_id, "messages")) or []
+        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
+
+    def record_triage(self, incident_id: str, run_id: str, message_ts: str) -> None:
+        self._r.rpush(_k("incident", incident_id, "triages"), f"{run_id} {message_ts}")
+
+    def triages(self, incident_id: str) -> list[tuple[str, str]]:
+        rows = self._r.lrange(_k("incident", incident_id, "triages"), 0, -1)
+        pairs = [_text(r).split(" ", 1) for r in rows]
+        return [(run_id, ts) for run_id, ts in pairs]
+
+
+def _to_hash(incident: Incident) -> dict[str, str]:
+    return {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in incident.model_dump().items()}

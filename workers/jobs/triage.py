@@ -1,0 +1,132 @@
+"""The triage job: assemble the incident context and edit the placeholder into the answer.
+
+Idempotent by construction: it only ever edits the one placeholder message, so a retry after a
+crash leaves exactly one answer in the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from workers import runtime
+from workers.incidents import IncidentStore
+from workers.jobs.context import bind_job
+from workers.models import ChannelMessage, IncidentContext, TriageRequest
+from workers.settings import Settings
+from workers.slack import blocks
+
+HISTORY_PAGE = 200
+
+
+def run(payload: dict[str, Any]) -> dict[str, Any]:
+    """RQ entry point."""
+    request = TriageRequest.model_validate(payload)
+    rt = runtime.current()
+    with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
+        started = time.monotonic()
+        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings))
+        ctx.elapsed_s = time.monotonic() - started
+        text, answer = blocks.triage_answer(ctx, rt.settings.incident.timezone)
+        rt.slack.chat_update(channel=request.channel_id, ts=request.placeholder_ts, text=text, blocks=answer)
+        line.update(outcome="answered", messages=ctx.messages_in_window, gaps=len(ctx.gaps))
+        return {"messages": ctx.messages_in_window, "gaps": ctx.gaps}
+
+
+async def assemble(
+    req: TriageRequest, slack: WebClient, store: IncidentStore, settings: Settings
+) -> IncidentContext:
+    """Gather channel, requester, incident and conversation concurrently; a failed source is a gap."""
+    gaps: list[str] = []
+    info, requester, history, incident = await asyncio.gather(
+        asyncio.to_thread(_channel_name, slack, req.channel_id),
+        asyncio.to_thread(_user_name, slack, req.requester_id),
+        asyncio.to_thread(_history, slack, req),
+        asyncio.to_thread(store.get, req.incident_id),
+        return_exceptions=True,
+    )
+    if isinstance(info, BaseException):
+        gaps.append(f"channel info: {_why(info)}")
+        info = req.channel_name
+    if isinstance(requester, BaseException):
+        requester = req.requester_id
+    if isinstance(incident, BaseException):
+        gaps.append(f"incident state: {_why(incident)}")
+        incident = None
+    messages: list[ChannelMessage] = []
+    if isinstance(history, BaseException):
+        gaps.append(f"channel history for the window: {_why(history)}")
+    else:
+        messages = history
+    shown = messages[-settings.incident.history_limit :]
+    users = sorted({m.user for m in shown if m.user})
+    authors = await asyncio.gather(*(asyncio.to_thread(_user_name, slack, u) for u in users))
+    names = dict(zip(users, authors, strict=True))
+    for m in shown:
+        m.author = names.get(m.user, m.user)
+    return IncidentContext(
+        request=req,
+        incident=incident,
+        channel_name=str(info),
+        requester_name=str(requester),
+        messages=shown,
+        messages_in_window=len(messages),
+        gaps=gaps,
+        llm_configured=settings.llm.configured,
+    )
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        error = exc.response.get("error", "error")
+        needed = exc.response.get("needed")
+        return f"Slack answered {error}" + (f" (missing scope {needed})" if needed else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _channel_name(slack: WebClient, channel: str) -> str:
+    return str(slack.conversations_info(channel=channel)["channel"]["name"])
+
+
+def _user_name(slack: WebClient, user: str) -> str:
+    try:
+        profile = slack.users_info(user=user)["user"]
+    except SlackApiError:
+        return user
+    return str(profile.get("real_name") or profile.get("name") or user)
+
+
+def _history(slack: WebClient, req: TriageRequest) -> list[ChannelMessage]:
+    """Human messages in the window, oldest first (the bot's own messages are left out)."""
+    out: list[ChannelMessage] = []
+    cursor = None
+    while True:
+        page = slack.conversations_history(
+            channel=req.channel_id,
+            oldest=f"{req.window.start.timestamp():.6f}",
+            latest=f"{req.window.end.timestamp():.6f}",
+            inclusive=True,
+            limit=HISTORY_PAGE,
+            cursor=cursor,
+        )
+        raw: dict[str, Any]
+        for raw in page.get("messages", []):
+            if raw.get("bot_id") or raw.get("subtype") in {"bot_message", "channel_join", "channel_leave"}:
+                continue
+            out.append(
+                ChannelMessage(
+                    ts=raw["ts"],
+                    user=raw.get("user", ""),
+                    text=raw.get("text", ""),
+                    thread_ts=raw.get("thread_ts"),
+                    reply_count=int(raw.get("reply_count", 0)),
+                )
+            )
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not page.get("has_more") or not cursor:
+            break
+    return sorted(out, key=lambda m: float(m.ts))

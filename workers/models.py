@@ -1,0 +1,75 @@
+"""Data that crosses a process boundary (job payloads) or Redis (incident state), as Pydantic models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+IncidentStatus = Literal["open", "resolved"]
+
+
+class Window(BaseModel):
+    """The time range a triage looks at, in UTC, with what the user typed to get it."""
+
+    start: datetime
+    end: datetime
+    phrase: str = Field("", description="the words it was parsed from; empty when defaulted")
+
+    @property
+    def minutes(self) -> int:
+        return max(1, round((self.end - self.start).total_seconds() / 60))
+
+
+class Incident(BaseModel):
+    id: str
+    channel_id: str
+    channel_name: str = ""
+    started_at: datetime
+    status: IncidentStatus = "open"
+    requester: str = Field(description="Slack user id of whoever opened it")
+
+
+class TriageRequest(BaseModel):
+    """The JSON payload of a triage job: everything the worker needs, nothing it must not hold."""
+
+    run_id: str
+    incident_id: str
+    team_id: str
+    channel_id: str
+    channel_name: str
+    requester_id: str
+    text: str = Field("", description="the user's description, window phrase removed")
+    window: Window
+    placeholder_ts: str
+    requested_at: datetime
+
+
+class ChannelMessage(BaseModel):
+    ts: str
+    user: str = ""
+    author: str = ""
+    text: str = ""
+    thread_ts: str | None = None
+    reply_count: int = 0
+
+    @property
+    def at(self) -> datetime:
+        from datetime import UTC
+
+        return datetime.fromtimestamp(float(self.ts), tz=UTC)
+
+
+class IncidentContext(BaseModel):
+    """What the worker assembled for one triage run; rendered into the answer."""
+
+    request: TriageRequest
+    incident: Incident | None
+    channel_name: str
+    requester_name: str
+    messages: list[ChannelMessage] = Field(default_factory=list)
+    messages_in_window: int = 0
+    gaps: list[str] = Field(default_factory=list, description="sources that failed, said plainly")
+    llm_configured: bool = False
+    elapsed_s: float = 0.0

@@ -1,0 +1,62 @@
+"""RQ queues and every job's options, in one place.
+
+Payloads are JSON (pickle would let whoever writes to Redis run code in the worker). Only
+idempotent jobs retry: a triage edits one message in place and a postmortem updates one draft,
+so running either twice changes nothing; an action never runs twice on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from rq import Callback, Queue, Retry
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from workers.models import TriageRequest
+
+TRIAGE, POSTMORTEM, ACTIONS = "triage", "postmortem", "actions"
+ALL_QUEUES = (TRIAGE, POSTMORTEM, ACTIONS)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    queue: str
+    timeout_s: int
+    retries: int
+    result_ttl_s: int = 86400
+    failure_ttl_s: int = 7 * 86400
+
+
+JOBS: dict[str, JobOptions] = {
+    "workers.jobs.triage.run": JobOptions(TRIAGE, timeout_s=180, retries=2),
+}
+
+FAILURE_CALLBACK = "workers.jobs.failure.report_failure"
+
+
+def queue(client: redis.Redis, name: str) -> Queue:
+    return Queue(name, connection=client, serializer=JSONSerializer)
+
+
+def enqueue(client: redis.Redis, func: str, payload: dict[str, object], job_id: str) -> Job:
+    """Enqueue `func(payload)` under a deterministic id, so a repeated enqueue is one job."""
+    opts = JOBS[func]
+    return queue(client, opts.queue).enqueue_call(
+        func,
+        args=[payload],
+        job_id=job_id,
+        timeout=opts.timeout_s,
+        result_ttl=opts.result_ttl_s,
+        failure_ttl=opts.failure_ttl_s,
+        retry=Retry(max=opts.retries) if opts.retries else None,
+        on_failure=Callback(FAILURE_CALLBACK),
+        description=f"{func} {job_id}",
+    )
+
+
+def enqueue_triage(client: redis.Redis, request: TriageRequest) -> Job:
+    return enqueue(
+        client, "workers.jobs.triage.run", request.model_dump(mode="json"), f"triage-{request.run_id}"
+    )

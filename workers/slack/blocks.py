@@ -1,0 +1,123 @@
+"""Block Kit for the messages the worker posts: placeholder, triage answer, failure.
+
+Text that came from people or logs is neutralised before it is shown: mentions become plain
+names (quoting `<!channel>` must never ping a channel) and stray angle brackets are escaped.
+Every builder stays inside Slack's limits (3,000 characters a section, 50 blocks a message).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from workers.models import IncidentContext, Window
+
+Block = dict[str, Any]
+SECTION_MAX = 3000
+LINE_MAX = 240
+_MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
+_LINK = re.compile(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
+
+
+def neutralise(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Slack markup → plain text that mentions no one; `names` maps user ids to display names."""
+    names = names or {}
+
+    def mention(m: re.Match[str]) -> str:
+        kind, ident, label = m.group(1), m.group(2), m.group(3)
+        if kind == "@":
+            return "@" + (label or names.get(ident, ident))
+        if kind == "#":
+            return "#" + (label or ident)
+        return "@" + (label.lstrip("@") if label else ident.split("^")[0])
+
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _MENTION.sub(mention, text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+
+
+def _context(*parts: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(p, SECTION_MAX)} for p in parts]}
+
+
+def fmt_window(window: Window, zone: str) -> str:
+    tz = ZoneInfo(zone)
+    start, end = window.start.astimezone(tz), window.end.astimezone(tz)
+    day = "" if start.date() == end.date() else f"{start:%b %d} "
+    label = f"{day}{start:%H:%M}–{end:%H:%M} {start.tzname()} ({window.minutes} min)"
+    return label + (f", from “{window.phrase}”" if window.phrase else ", the default window")
+
+
+def placeholder(requester_id: str, window: Window, zone: str, run_id: str) -> tuple[str, list[Block]]:
+    text = f"Triage requested by <@{requester_id}>: gathering context for {fmt_window(window, zone)}…"
+    return text, [_section(f":mag: {text}"), _context(f"run id `{run_id}`")]
+
+
+def failure(run_id: str, reason: str) -> tuple[str, list[Block]]:
+    text = f"Triage failed: {reason}. Nothing else was changed."
+    return text, [
+        _section(
+            f":warning: *{text}*\nRun `/triage` again; if it keeps failing, give your admins the run id."
+        ),
+        _context(f"run id `{run_id}`"),
+    ]
+
+
+def _when(at: datetime, zone: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)):%H:%M}"
+
+
+def triage_answer(ctx: IncidentContext, zone: str) -> tuple[str, list[Block]]:
+    req = ctx.request
+    names = {m.user: m.author for m in ctx.messages if m.author}
+    title = f"Triage: #{ctx.channel_name}"
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": clip(title, 150)}}]
+    incident = ctx.incident
+    facts = [f"*Requested by* @{ctx.requester_name}", f"*Window* {fmt_window(req.window, zone)}"]
+    if incident is not None:
+        facts.insert(
+            0, f"*Incident* `{incident.id}` · {incident.status} since {_when(incident.started_at, zone)}"
+        )
+    blocks.append(_section("\n".join(facts)))
+    if req.text:
+        blocks.append(_section(f"*Reported*: {neutralise(req.text, names)}"))
+    blocks.append(_section(_conversation(ctx, zone, names)))
+    for gap in ctx.gaps:
+        blocks.append(_section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
+    mode = "" if ctx.llm_configured else "Evidence-only mode: no LLM is configured. "
+    blocks.append(
+        _context(
+            f"{mode}Built from this channel's messages in the window. "
+            f"run id `{req.run_id}` · assembled in {ctx.elapsed_s:.1f} s"
+        )
+    )
+    text = f"{title}: {ctx.messages_in_window} messages in {fmt_window(req.window, zone)}"
+    return text, blocks
+
+
+def _conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> str:
+    shown = ctx.messages
+    if not shown:
+        return "*Channel in this window*: no messages."
+    head = f"*Channel in this window*: {ctx.messages_in_window} messages"
+    head += f", the last {len(shown)} shown" if len(shown) < ctx.messages_in_window else ""
+    lines = []
+    for m in shown:
+        replies = f" _({m.reply_count} replies)_" if m.reply_count else ""
+        body = clip(neutralise(m.text, names).replace("\n", " "), LINE_MAX)
+        lines.append(f"• `{_when(m.at, zone)}` *{m.author or m.user}*: {body}{replies}")
+    # Keep the newest lines when the section would overflow.
+    while lines and len(head) + sum(len(line) + 1 for line in lines) > SECTION_MAX - 40:
+        lines.pop(0)
+    return head + "\n" + "\n".join(lines)

@@ -1,0 +1,107 @@
+"""`incident-copilot worker`: an RQ worker on the triage, postmortem and actions queues.
+
+SIGTERM (or Ctrl-C) is a warm shutdown: the current job finishes, then the worker exits. A job
+whose process died (SIGKILL, OOM) is found by the next worker on the same host at start-up and
+every maintenance pass, and handed to RQ's abandoned-job handling: retried if it is idempotent,
+otherwise failed and reported in the channel. On another host RQ finds it once its heartbeat
+expires.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import redis
+import structlog
+from rq import Queue, Worker
+from rq.executions import Execution
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+
+from workers import queue as queues
+from workers import runtime
+from workers.settings import Settings
+
+log = structlog.get_logger(__name__)
+MAINTENANCE_INTERVAL_S = 30
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while `pid` runs here; a zombie (killed, not yet reaped by its new parent) is dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def _owner(conn: redis.Redis, job: Job, execution_id: str) -> tuple[str, int] | None:
+    """(host, pid) of the process running the job: the work horse if it marked the job, else its worker."""
+    if "pid" in job.meta:
+        return str(job.meta.get("host", "")), int(job.meta["pid"])
+    try:
+        execution = Execution.fetch(execution_id, job.id, connection=conn)
+    except ValueError:
+        return None
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + execution.worker_name, connection=conn)
+    if worker is None or worker.pid is None:
+        return None
+    return str(worker.hostname), int(worker.pid)
+
+
+def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]:
+    """Mark jobs whose process on this host is gone as expired, then let RQ clean them up."""
+    host = socket.gethostname()
+    found: list[str] = []
+    for name in names:
+        registry = StartedJobRegistry(name, connection=conn, serializer=JSONSerializer)
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                job = Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+            except Exception:
+                continue
+            owner = _owner(conn, job, execution_id)
+            if owner is None or owner[0] != host or _pid_alive(owner[1]):
+                continue
+            conn.zadd(registry.key, {f"{job_id}:{execution_id}": 0}, xx=True)
+            found.append(job_id)
+        if found:
+            registry.cleanup()
+    if found:
+        log.warning("requeued or failed jobs whose process died", jobs=found)
+    return found
+
+
+class CopilotWorker(Worker):
+    """RQ's forking worker, plus the same-host crash check in every maintenance pass."""
+
+    def run_maintenance_tasks(self) -> None:
+        expire_dead_executions(self.connection, self.queue_names())
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+
+
+def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
+    rt = runtime.Runtime.build(settings)
+    runtime.install(rt)
+    conn = rt.redis.client
+    try:
+        worker = CopilotWorker(
+            [Queue(n, connection=conn, serializer=JSONSerializer) for n in names],
+            connection=conn,
+            serializer=JSONSerializer,
+            maintenance_interval=MAINTENANCE_INTERVAL_S,
+        )
+        log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
+        return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))
+    finally:
+        rt.close()
