@@ -1,0 +1,79 @@
+"""The demo as a user runs it, and the embedded Redis that bot and worker processes share."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from workers.redisconn import connect
+from workers.settings import RedisSettings
+
+ENV_SCRUB = ("REDIS_URL", "SLACK_APP_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+
+
+def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_SCRUB}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "#inc-checkout-latency, as the on-call engineer sees it" in out
+    assert "Triage: #inc-checkout-latency" in out and "(edited)" in out
+    assert "payments-svc logs are full of" in out
+    assert "@here Support has 40 tickets" in out  # quoted, not a live mention
+    assert "Evidence-only mode: no LLM is configured." in out
+    assert "Everything stopped." in out
+    assert elapsed < 30
+    assert "Traceback" not in done.stderr
+
+
+def _child(embedded_dir: Path, hold_s: float) -> subprocess.Popen[str]:
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from workers.redisconn import connect\n"
+        "from workers.settings import RedisSettings\n"
+        f"h = connect(RedisSettings(url=None, embedded_dir=Path({str(embedded_dir)!r})))\n"
+        "h.client.incr('shared-counter'); print(h.embedded.url, flush=True)\n"
+        f"time.sleep({hold_s}); h.close()\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def test_processes_share_one_embedded_redis_and_the_last_one_out_stops_it(tmp_path: Path) -> None:
+    embedded_dir = tmp_path / "state"
+    first = _child(embedded_dir, hold_s=1.5)
+    assert first.stdout is not None
+    url = first.stdout.readline().strip()
+    second = connect(RedisSettings(url=None, embedded_dir=embedded_dir))
+    try:
+        assert second.embedded is not None and second.embedded.url == url
+        assert not second.embedded.started_here  # found the running server, did not start another
+        assert int(second.client.get("shared-counter") or 0) == 1
+        assert first.wait(10) == 0
+        first.stdout.close()
+        assert second.client.ping()  # the starter left; the server stays while we use it
+    finally:
+        second.close()
+    assert not (embedded_dir / "redis.sock").exists() or not _answers(url)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=0.5) as probe:
+            return bool(probe.ping())
+    except redis.RedisError:
+        return False

@@ -1,0 +1,62 @@
+from datetime import UTC, datetime, timedelta
+
+from bot.standin.blockkit import validate_blocks
+from workers.models import ChannelMessage, Incident, IncidentContext, TriageRequest, Window
+from workers.slack import blocks
+
+NOW = datetime(2026, 3, 14, 11, 10, tzinfo=UTC)
+
+
+def test_neutralise_mentions_links_and_brackets() -> None:
+    text = "<!here> ask <@U1> or <@U2|bob> in <#C9|inc-db>, see <https://x.io/a|runbook> & <mailto:a@b.c> <b>"
+    out = blocks.neutralise(text, {"U1": "Alice"})
+    assert out == "@here ask @Alice or @bob in #inc-db, see runbook & mailto:a@b.c &lt;b&gt;"
+    assert "<!" not in out and "<@" not in out
+
+
+def _context(texts: list[str], gaps: list[str] | None = None) -> IncidentContext:
+    window = Window(start=NOW - timedelta(minutes=30), end=NOW, phrase="last 30m")
+    request = TriageRequest(
+        run_id="r-1", incident_id="INC-1", team_id="T", channel_id="C1", channel_name="inc-x",
+        requester_id="U1", text="db <!channel>", window=window, placeholder_ts="1.0", requested_at=NOW,
+    )  # fmt: skip
+    messages = [
+        ChannelMessage(
+            ts=f"{(NOW - timedelta(minutes=20)).timestamp() + i:.6f}", user="U2", author="Bob", text=t
+        )
+        for i, t in enumerate(texts)
+    ]
+    incident = Incident(id="INC-1", channel_id="C1", started_at=NOW, requester="U1")
+    return IncidentContext(
+        request=request, incident=incident, channel_name="inc-x", requester_name="Alice",
+        messages=messages, messages_in_window=len(messages), gaps=gaps or [],
+    )  # fmt: skip
+
+
+def test_answer_is_valid_block_kit_and_says_what_it_is() -> None:
+    text, answer = blocks.triage_answer(
+        _context(["pool exhausted"], gaps=["channel info: Slack answered ratelimited"]), "UTC"
+    )
+    assert validate_blocks(answer) == []
+    rendered = str(answer)
+    assert "*Reported*: db @channel" in rendered
+    assert "Gap in the evidence" in rendered and "ratelimited" in rendered
+    assert "Evidence-only mode" in rendered
+    assert text.startswith("Triage: #inc-x: 1 messages in 10:40–11:10 UTC")
+
+
+def test_huge_conversation_is_trimmed_to_the_newest_lines_within_limits() -> None:
+    _, answer = blocks.triage_answer(_context([f"line {i} " + "y" * 2000 for i in range(40)]), "UTC")
+    assert validate_blocks(answer) == []
+    conversation = next(
+        b["text"]["text"] for b in answer if "Channel in this window" in b.get("text", {}).get("text", "")
+    )
+    assert "line 39" in conversation and "line 0 " not in conversation
+
+
+def test_failure_message_names_the_run_id() -> None:
+    text, failure = blocks.failure("r-abc", "the worker running it stopped before it finished")
+    assert (
+        text == "Triage failed: the worker running it stopped before it finished. Nothing else was changed."
+    )
+    assert "r-abc" in str(failure) and validate_blocks(failure) == []
