@@ -52,13 +52,15 @@ class LocalStack:
         redis_url: str | None = None,
         env: dict[str, str] | None = None,
         log_level: str = "info",
+        socket_mode: bool = False,
     ) -> None:
         self.workdir = workdir
         self.signing_secret = secrets.token_hex(16)
         self.bot_token = "xoxb-local-" + secrets.token_hex(8)
         self.redis = None if redis_url else EmbeddedRedis(workdir / "redis", persist=False)
         self.redis_url = redis_url or ""
-        self.standin = SlackStandIn(bot_token=self.bot_token)
+        self.app_token = "xapp-1-A0COPILOT-" + secrets.token_hex(8) if socket_mode else None
+        self.standin = SlackStandIn(bot_token=self.bot_token, app_token=self.app_token)
         self.port = free_port()
         self._workers_wanted = workers
         self._extra_env = env or {}
@@ -91,6 +93,8 @@ class LocalStack:
             LOG_LEVEL=self._log_level,
             SECRETS_DIR=str(self.workdir / "no-secrets"),
         )
+        if self.app_token:
+            env["SLACK_APP_TOKEN"] = self.app_token
         env.update(self._extra_env)
         return env
 

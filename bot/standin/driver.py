@@ -76,19 +76,12 @@ class SlackDriver:
 
     # -- requests ------------------------------------------------------------------------------------
 
-    def slash_command(
-        self,
-        text: str,
-        *,
-        user_id: str,
-        channel_id: str,
-        channel_name: str = "",
-        command: str = "/triage",
+    def command_fields(
+        self, text: str, *, user_id: str, channel_id: str, channel_name: str = "", command: str = "/triage",
         user_name: str = "",
-        **signing: Unpack[Signing],
-    ) -> DriverResponse:
-        """Send a slash command as Slack does: a form body with every field Slack includes."""
-        fields = {
+    ) -> dict[str, str]:  # fmt: skip
+        """The fields Slack sends for a slash command (form-encoded over HTTP, JSON over Socket Mode)."""
+        return {
             "token": self.verification_token,
             "team_id": self.team_id,
             "team_domain": self.team_domain,
@@ -103,11 +96,28 @@ class SlackDriver:
             "response_url": self._response_url(channel_id, user_id),
             "trigger_id": _trigger_id(),
         }
+
+    def slash_command(
+        self,
+        text: str,
+        *,
+        user_id: str,
+        channel_id: str,
+        channel_name: str = "",
+        command: str = "/triage",
+        user_name: str = "",
+        **signing: Unpack[Signing],
+    ) -> DriverResponse:
+        """Send a slash command as Slack does: a form body with every field Slack includes."""
+        fields = self.command_fields(
+            text, user_id=user_id, channel_id=channel_id, channel_name=channel_name, command=command,
+            user_name=user_name,
+        )  # fmt: skip
         return self._send(urlencode(fields).encode(), "application/x-www-form-urlencoded", **signing)
 
-    def event(self, event: dict[str, Any], **signing: Unpack[Signing]) -> DriverResponse:
-        """Send an Events API ``event_callback`` envelope around ``event``."""
-        envelope = {
+    def event_envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The Events API ``event_callback`` envelope around ``event``."""
+        return {
             "token": self.verification_token,
             "team_id": self.team_id,
             "api_app_id": self.app_id,
@@ -126,7 +136,10 @@ class SlackDriver:
             ],
             "is_ext_shared_channel": False,
         }
-        return self._send(json.dumps(envelope).encode(), "application/json", **signing)
+
+    def event(self, event: dict[str, Any], **signing: Unpack[Signing]) -> DriverResponse:
+        """Send an Events API ``event_callback`` envelope around ``event``."""
+        return self._send(json.dumps(self.event_envelope(event)).encode(), "application/json", **signing)
 
     def message_event(
         self,

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from bot.standin.api import ApiError, Args, WebApi, decode_json_args
 from bot.standin.blockkit import validate_blocks
+from bot.standin.socket_mode import SocketModeServer
 from bot.standin.state import Message, Workspace
 
 
@@ -54,8 +55,11 @@ class SlackStandIn:
     through ``state``; every API call is recorded in ``calls``.
     """
 
-    def __init__(self, *, bot_token: str, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, *, bot_token: str, app_token: str | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.state = Workspace()
         self._address = (host, port)
         self._api = WebApi(self.state, base_url="")
@@ -65,6 +69,9 @@ class SlackStandIn:
         self._calls: list[Call] = []
         self._faults: defaultdict[str, deque[_Answer]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self.socket_mode = SocketModeServer(host) if app_token else None
+        if self.socket_mode is not None:
+            self._api.methods["apps.connections.open"] = self._connections_open
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -78,9 +85,13 @@ class SlackStandIn:
             target=self._server.serve_forever, args=(0.05,), name="slack-standin", daemon=True
         )
         self._thread.start()
+        if self.socket_mode is not None:
+            self.socket_mode.start()
 
     def stop(self) -> None:
         """Stop serving and close the listening socket."""
+        if self.socket_mode is not None:
+            self.socket_mode.stop()
         if self._server is None:
             return
         self._server.shutdown()
@@ -179,7 +190,7 @@ class SlackStandIn:
             token = authorization.removeprefix("Bearer ").strip() or args.pop("token", None)
             if not token:
                 raise ApiError("not_authed")
-            if token != self.bot_token:
+            if token != (self.app_token if method == "apps.connections.open" else self.bot_token):
                 raise ApiError("invalid_auth")
             with self._lock:
                 delay = self._delays.get(method, 0.0)
@@ -194,6 +205,10 @@ class SlackStandIn:
             body = error.body()
         self._record(Call(method, args, status, body))
         return _Answer.json(status, body)
+
+    def _connections_open(self, _args: Args) -> dict[str, Any]:
+        assert self.socket_mode is not None
+        return {"url": self.socket_mode.url}
 
     def _upload(self, file_id: str, raw: bytes) -> _Answer:
         if not self.state.store_upload(file_id, raw):

@@ -1,0 +1,45 @@
+"""Socket Mode: the same app over a websocket, against the stand-in's Socket Mode endpoint."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from bot.localstack import LocalStack
+from tests.integration.conftest import bot_messages, new_channel, wait_answer
+
+
+def test_triage_over_socket_mode(make_stack: Callable[..., LocalStack]) -> None:
+    stack = make_stack(socket_mode=True)
+    server = stack.standin.socket_mode
+    assert server is not None and server.wait_connected(10)
+    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
+        assert json.loads(r.read()) == {"ready": True, "redis": True, "slack_socket": True}
+    post = urllib.request.Request(f"{stack.base_url}/slack/events", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:  # no HTTP events endpoint in Socket Mode
+        urllib.request.urlopen(post, timeout=2)
+    assert refused.value.code == 404
+    refused.value.close()
+
+
+def test_command_is_acked_over_the_socket_and_answered_in_place(
+    make_stack: Callable[..., LocalStack],
+) -> None:
+    stack = make_stack(socket_mode=True)
+    server = stack.standin.socket_mode
+    assert server is not None and server.wait_connected(10)
+    channel, name = new_channel(stack)
+    fields = stack.driver().command_fields(
+        "last 10m", user_id="U0ALICE", channel_id=channel, channel_name=name
+    )
+    ack = server.send("slash_commands", fields, timeout=3)
+    assert ack is not None and "envelope_id" in ack
+    answer = wait_answer(stack, channel)
+    assert len(bot_messages(stack, channel)) == 1 and answer["text"].startswith(f"Triage: #{name}")
+
+    help_ack = server.send("slash_commands", {**fields, "text": "help"}, timeout=3)
+    assert help_ack is not None and "`/triage status`" in help_ack["payload"]["text"]
