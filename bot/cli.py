@@ -52,6 +52,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
 
+    triage = sub.add_parser(
+        "triage",
+        help="digest log files in the terminal, as /triage would",
+        description="Build the evidence digest /triage would build, from log files (plain, JSON lines, gzip; "
+        "globs allowed), and print it. A window in TEXT ('since 10:40', 'last 30m') is read relative to the "
+        "newest log line; without one, all of --logs is the incident and --baseline the baseline.",
+    )
+    triage.add_argument(
+        "text", nargs="?", default="", metavar="TEXT", help="what you see, and optionally a window"
+    )
+    triage.add_argument(
+        "--logs", nargs="+", required=True, metavar="PATH", help="incident log files or globs"
+    )
+    triage.add_argument(
+        "--baseline", nargs="+", default=[], metavar="PATH", help="baseline log files or globs"
+    )
+    triage.add_argument(
+        "--budget", type=int, metavar="N", help="token budget (default: EVIDENCE_BUDGET_TOKENS)"
+    )
+
     sub.add_parser(
         "demo",
         help="replay a bundled incident end to end on embedded defaults",
@@ -107,6 +127,27 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     return 0
 
 
+def run_triage(
+    settings: Settings, text: str, logs: list[str], baseline: list[str], budget: int | None
+) -> int:
+    import asyncio
+
+    from workers.errors import UserInputError
+    from workers.evidence.local import digest_files
+    from workers.evidence.tokens import TokenizerUnavailable
+
+    if budget is not None and budget < 200:
+        print("incident-copilot: --budget must be at least 200 tokens", file=sys.stderr)
+        return 2
+    try:
+        digest = asyncio.run(digest_files(text, logs, baseline, settings, budget))
+    except (UserInputError, TokenizerUnavailable) as exc:
+        print(f"incident-copilot: {exc}", file=sys.stderr)
+        return 2
+    print(digest.render())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -120,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.check_for("worker")
             run_worker(settings, args.queues or ALL_QUEUES, burst=args.burst)
             return 0
+        if args.command == "triage":
+            return run_triage(settings, args.text, args.logs, args.baseline, args.budget)
         from bot.demo.run import run_demo
 
         return int(run_demo())

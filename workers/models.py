@@ -61,6 +61,31 @@ class ChannelMessage(BaseModel):
         return datetime.fromtimestamp(float(self.ts), tz=UTC)
 
 
+class EvidenceEntry(BaseModel):
+    kind: str  # new, surging, vanished, steady
+    severity: str
+    count: int
+    baseline_count: int | None = None
+    ratio: float | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    template: str
+    exemplar: str | None = None  # one redacted line, verbatim
+
+
+class EvidenceView(BaseModel):
+    """The digest's top evidence, as the Slack answer shows it."""
+
+    service: str
+    entries: list[EvidenceEntry] = Field(default_factory=list)
+    tokens: int
+    budget_tokens: int
+    encoding: str
+    exact: bool
+    sources: list[str] = Field(default_factory=list)
+    cut: int = 0
+
+
 class IncidentContext(BaseModel):
     """What the worker assembled for one triage run; rendered into the answer."""
 
@@ -70,6 +95,7 @@ class IncidentContext(BaseModel):
     requester_name: str
     messages: list[ChannelMessage] = Field(default_factory=list)
     messages_in_window: int = 0
+    evidence: EvidenceView | None = None
     gaps: list[str] = Field(default_factory=list, description="sources that failed, said plainly")
     llm_configured: bool = False
     elapsed_s: float = 0.0

@@ -10,10 +10,33 @@ from dataclasses import dataclass
 
 from slack_sdk import WebClient
 
+from workers.errors import ConfigError
+from workers.evidence.config import SourcesFile, load_sources
+from workers.evidence.tokens import TokenCounter, TokenizerUnavailable
 from workers.incidents import IncidentStore
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import make_client
+
+
+@dataclass(frozen=True)
+class EvidenceDeps:
+    """What the worker needs to pull and digest logs; absent when no sources file is configured."""
+
+    sources: SourcesFile
+    counter: TokenCounter
+
+    @classmethod
+    def build(cls, settings: Settings) -> EvidenceDeps | None:
+        """Load the sources file and the tokenizer now, so a mistake stops the worker at start-up."""
+        path = settings.evidence.sources_file
+        if path is None:
+            return None
+        try:
+            counter = TokenCounter.for_configured_model(settings.llm.model, settings.evidence.encodings_dir)
+        except TokenizerUnavailable as exc:
+            raise ConfigError([f"LLM_MODEL / EVIDENCE_ENCODINGS_DIR: {exc}"]) from exc
+        return cls(sources=load_sources(path), counter=counter)
 
 
 @dataclass
@@ -22,15 +45,18 @@ class Runtime:
     redis: RedisHandle
     slack: WebClient
     incidents: IncidentStore
+    evidence: EvidenceDeps | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, *, with_evidence: bool = False) -> Runtime:
+        evidence = EvidenceDeps.build(settings) if with_evidence else None
         handle = connect(settings.redis)
         return cls(
             settings=settings,
             redis=handle,
             slack=make_client(settings.slack),
             incidents=IncidentStore(handle.client, settings.incident.channel_pattern),
+            evidence=evidence,
         )
 
     def close(self) -> None:

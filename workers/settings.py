@@ -121,6 +121,28 @@ class IncidentSettings(BaseSettings):
         return v
 
 
+class EvidenceSettings(BaseSettings):
+    model_config = _section("EVIDENCE_")
+
+    sources_file: Path | None = Field(None, description="YAML file of log sources (see README)")
+    budget_tokens: int = Field(2000, ge=200, le=200_000, description="token budget of the digest")
+    baseline_minutes: int = Field(60, ge=5, le=7 * 24 * 60, description="baseline window before the incident")
+    max_lines: int = Field(200_000, ge=100, le=5_000_000, description="lines read per source and window")
+    encodings_dir: Path | None = Field(None, description="extra tiktoken encoding files, <name>.tiktoken")
+
+    @field_validator("sources_file", "encodings_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("sources_file")
+    @classmethod
+    def _file_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"no such file: {v}")
+        return v
+
+
 class ServerSettings(BaseSettings):
     model_config = _section("")
 
@@ -148,6 +170,7 @@ class Settings(BaseModel):
     redis: RedisSettings
     llm: LLMSettings
     incident: IncidentSettings
+    evidence: EvidenceSettings
     server: ServerSettings
     log: LogSettings
 
@@ -197,6 +220,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "redis": RedisSettings,
     "llm": LLMSettings,
     "incident": IncidentSettings,
+    "evidence": EvidenceSettings,
     "server": ServerSettings,
     "log": LogSettings,
 }

@@ -3,7 +3,9 @@ channel as a person would see it in Slack. Nothing leaves this machine."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import sys
 import tempfile
 import time
@@ -16,6 +18,9 @@ from bot.localstack import LocalStack
 from bot.standin.render import render_conversation
 
 ANSWER_TIMEOUT_S = 20
+# The bundled logs were recorded as if the incident were being triaged at this instant.
+LOGS_RECORDED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+_LEADING_ISO = re.compile(rb"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3})Z")
 
 
 def load_scenario() -> dict[str, Any]:
@@ -31,6 +36,32 @@ def _fill(text: str, now: datetime) -> str:
         minutes = int(out[start + 3 : end])
         out = out[:start] + f"{now - timedelta(minutes=minutes):%H:%M}" + out[end + 1 :]
     return out
+
+
+def stage_logs(workdir: Path, now: datetime) -> Path:
+    """Copy the bundled logs with their timestamps moved so the incident is happening now, and
+    write the sources file that points the worker at them; return that file."""
+    shift = now - LOGS_RECORDED_AT
+    logs = workdir / "logs"
+    logs.mkdir()
+    for item in resources.files("bot.demo").joinpath("incident/logs").iterdir():
+        if not item.name.endswith(".log.gz"):
+            continue
+        with gzip.open(item.open("rb")) as src, gzip.open(logs / item.name, "wb") as dst:
+            for line in src:
+                if m := _LEADING_ISO.match(line):
+                    at = datetime.fromisoformat(m.group(1).decode()).replace(tzinfo=UTC) + shift
+                    line = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3].encode() + b"Z" + line[m.end() :]
+                dst.write(line)
+    sources = workdir / "sources.yaml"
+    sources.write_text(
+        "default_service: payments-svc\n"
+        "sources:\n"
+        "  - name: demo-logs\n"
+        "    type: files\n"
+        f"    paths: ['{logs}/*.log.gz']\n"
+    )
+    return sources
 
 
 def replay(stack: LocalStack, scenario: dict[str, Any], now: datetime) -> tuple[str, float]:
@@ -72,8 +103,10 @@ def run_demo(out: TextIO = sys.stdout) -> int:
     with tempfile.TemporaryDirectory(prefix="incident-copilot-demo-") as tmp:
         workdir = Path(tmp)
         print("Starting an embedded Redis, the Slack stand-in, the bot (HTTP) and one worker…", file=out)
-        with LocalStack(workdir, log_level="warning") as stack:
-            channel, ack_s = replay(stack, scenario, datetime.now(UTC))
+        now = datetime.now(UTC)
+        sources = stage_logs(workdir, now)
+        with LocalStack(workdir, log_level="warning", env={"EVIDENCE_SOURCES_FILE": str(sources)}) as stack:
+            channel, ack_s = replay(stack, scenario, now)
             if not stack.standin.wait_for(lambda: _answered(stack, channel), ANSWER_TIMEOUT_S):
                 print(render_conversation(stack.standin, channel), file=out)
                 print(

@@ -35,6 +35,10 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "payments-svc logs are full of" in out
     assert "@here Support has 40 tickets" in out  # quoted, not a live mention
     assert "Evidence-only mode: no LLM is configured." in out
+    assert "*Log evidence* for `payments-svc`" in out
+    assert "ERROR payments-svc timeout acquiring connection from pool" in out
+    assert "starting version=v2.14.0" in out  # the deploy, just inside the window
+    assert "[REDACTED:url_password#1]" in out and "Sup3rS3cretPw" not in out
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

@@ -14,9 +14,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from workers import runtime
+from workers.evidence.investigate import Evidence, investigate
+from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
-from workers.models import ChannelMessage, IncidentContext, TriageRequest
+from workers.logconfig import secret_values
+from workers.models import ChannelMessage, EvidenceEntry, EvidenceView, IncidentContext, TriageRequest
+from workers.redaction import ConsistentRedactor
+from workers.runtime import EvidenceDeps
 from workers.settings import Settings
 from workers.slack import blocks
 
@@ -29,26 +34,39 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     rt = runtime.current()
     with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
         started = time.monotonic()
-        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings))
+        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence))
         ctx.elapsed_s = time.monotonic() - started
         text, answer = blocks.triage_answer(ctx, rt.settings.incident.timezone)
         rt.slack.chat_update(channel=request.channel_id, ts=request.placeholder_ts, text=text, blocks=answer)
         line.update(outcome="answered", messages=ctx.messages_in_window, gaps=len(ctx.gaps))
+        if ctx.evidence is not None:
+            line.update(digest_tokens=ctx.evidence.tokens, evidence=len(ctx.evidence.entries))
         return {"messages": ctx.messages_in_window, "gaps": ctx.gaps}
 
 
 async def assemble(
-    req: TriageRequest, slack: WebClient, store: IncidentStore, settings: Settings
+    req: TriageRequest,
+    slack: WebClient,
+    store: IncidentStore,
+    settings: Settings,
+    evidence: EvidenceDeps | None = None,
 ) -> IncidentContext:
-    """Gather channel, requester, incident and conversation concurrently; a failed source is a gap."""
+    """Gather channel, requester, incident, conversation and logs concurrently; a failed source is a gap."""
     gaps: list[str] = []
-    info, requester, history, incident = await asyncio.gather(
+    info, requester, history, incident, logs = await asyncio.gather(
         asyncio.to_thread(_channel_name, slack, req.channel_id),
         asyncio.to_thread(_user_name, slack, req.requester_id),
         asyncio.to_thread(_history, slack, req),
         asyncio.to_thread(store.get, req.incident_id),
+        _evidence(req, settings, evidence),
         return_exceptions=True,
     )
+    view: EvidenceView | None = None
+    if isinstance(logs, BaseException):
+        gaps.append(f"log evidence: {_why(logs)}")
+    elif logs is not None:
+        gaps.extend(logs.gathered.gaps())
+        view = _view(logs)
     if isinstance(info, BaseException):
         gaps.append(f"channel info: {_why(info)}")
         info = req.channel_name
@@ -75,9 +93,62 @@ async def assemble(
         requester_name=str(requester),
         messages=shown,
         messages_in_window=len(messages),
+        evidence=view,
         gaps=gaps,
         llm_configured=settings.llm.configured,
     )
+
+
+async def _evidence(req: TriageRequest, settings: Settings, deps: EvidenceDeps | None) -> Evidence | None:
+    if deps is None:
+        return None
+    return await investigate(
+        deps.sources,
+        req.text,
+        TimeWindow(req.window.start, req.window.end),
+        baseline_minutes=settings.evidence.baseline_minutes,
+        max_lines=settings.evidence.max_lines,
+        budget_tokens=settings.evidence.budget_tokens,
+        counter=deps.counter,
+        redactor=ConsistentRedactor.with_secrets(secret_values(settings)),
+    )
+
+
+def _view(evidence: Evidence) -> EvidenceView:
+    digest = evidence.digest
+    entries = [
+        EvidenceEntry(
+            kind=e.kind,
+            severity=e.severity,
+            count=e.incident_count,
+            baseline_count=e.baseline_count,
+            ratio=e.ratio,
+            first_seen=e.first_seen,
+            last_seen=e.last_seen,
+            template=e.template,
+            exemplar=e.exemplar,
+        )
+        for e in digest.entries
+    ]
+    return EvidenceView(
+        service=evidence.service,
+        entries=entries,
+        tokens=digest.tokens,
+        budget_tokens=digest.budget_tokens,
+        encoding=digest.encoding,
+        exact=digest.exact,
+        sources=_sources(evidence),
+        cut=sum(digest.cut.values()),
+    )
+
+
+def _sources(evidence: Evidence) -> list[str]:
+    """One label per source: its status and line counts in both windows."""
+    g = evidence.gathered
+    return [
+        f"{i.source}: {i.status}, {len(i.lines)} incident / {len(b.lines)} baseline lines"
+        for i, b in zip(g.incident, g.baseline, strict=True)
+    ]
 
 
 def _why(exc: BaseException) -> str:

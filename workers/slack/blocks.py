@@ -13,11 +13,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workers.models import IncidentContext, Window
+from workers.models import EvidenceView, IncidentContext, Window
 
 Block = dict[str, Any]
 SECTION_MAX = 3000
 LINE_MAX = 240
+QUOTE_MAX = 500
+EVIDENCE_SHOWN = 6
 _MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
 
@@ -92,18 +94,48 @@ def triage_answer(ctx: IncidentContext, zone: str) -> tuple[str, list[Block]]:
     blocks.append(_section("\n".join(facts)))
     if req.text:
         blocks.append(_section(f"*Reported*: {neutralise(req.text, names)}"))
+    if ctx.evidence is not None:
+        blocks.extend(_evidence(ctx.evidence, zone))
     blocks.append(_section(_conversation(ctx, zone, names)))
     for gap in ctx.gaps:
         blocks.append(_section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
     mode = "" if ctx.llm_configured else "Evidence-only mode: no LLM is configured. "
+    built = "this channel's messages" + (" and the service's logs" if ctx.evidence else "")
     blocks.append(
         _context(
-            f"{mode}Built from this channel's messages in the window. "
+            f"{mode}Built from {built} in the window. "
             f"run id `{req.run_id}` · assembled in {ctx.elapsed_s:.1f} s"
         )
     )
     text = f"{title}: {ctx.messages_in_window} messages in {fmt_window(req.window, zone)}"
     return text, blocks
+
+
+def _evidence(view: EvidenceView, zone: str) -> list[Block]:
+    """The digest's best entries, one section each (quoted lines are redacted, verbatim)."""
+    quoted = [e for e in view.entries if e.exemplar is not None and e.kind != "steady"][:EVIDENCE_SHOWN]
+    if not quoted:
+        return [_section(f"*Log evidence* for `{view.service or 'all services'}`: nothing stood out.")]
+    out = [_section(f"*Log evidence* for `{view.service or 'all services'}`, strongest first:")]
+    for e in quoted:
+        baseline = f" (baseline {e.baseline_count})" if e.baseline_count is not None else ""
+        ratio = f", {e.ratio:.1f}× the baseline rate" if e.kind == "surging" and e.ratio else ""
+        when = (
+            f" · {_when(e.first_seen, zone)}–{_when(e.last_seen, zone)}"
+            if e.first_seen and e.last_seen
+            else ""
+        )
+        quote = clip(neutralise(e.exemplar or ""), QUOTE_MAX)
+        out.append(_section(f"*{e.kind}* {e.severity} ×{e.count}{baseline}{ratio}{when}\n>{quote}"))
+    approx = "" if view.exact else ", approximate"
+    more = (
+        f" · {len(view.entries) - len(quoted)} more in the digest" if len(view.entries) > len(quoted) else ""
+    )
+    cut = f", {view.cut} templates cut" if view.cut else ""
+    sources = " · ".join(view.sources)
+    digest = f"Digest {view.tokens} of {view.budget_tokens} tokens ({view.encoding}{approx}{cut})"
+    out.append(_context(f"{digest}{more} · {sources}"))
+    return out
 
 
 def _conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> str:

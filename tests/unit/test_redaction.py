@@ -1,0 +1,183 @@
+from datetime import UTC, datetime
+
+import pytest
+
+from workers.redaction import ConsistentRedactor, Redactor, prepare_egress
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+JWT_2 = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXR3by1mb3ItdGVzdHM"
+AZURE_KEY = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmE+/w=="
+GCP_KEY = "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe"
+GITHUB = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+PEM_BODY = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    f"{PEM_BODY}\n"
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+# (category, text with the secret in context, the secret itself)
+CASES = [
+    ("aws_access_key", "assuming role with AKIAIOSFODNN7EXAMPLE", "AKIAIOSFODNN7EXAMPLE"),
+    (
+        "aws_secret_key",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    ),
+    (
+        "gcp_api_key",
+        "GET /maps?key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+        "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+    ),
+    ("azure_key", f"DefaultEndpointsProtocol=https;AccountName=a;AccountKey={AZURE_KEY};", AZURE_KEY),
+    ("slack_token", "posting with xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp", "xoxb-123456789012"),
+    (
+        "slack_webhook",
+        "webhook https://hooks.slack.com/services/T0AAA0AAA/B0BBB0BBB/abcdefghijklmnopqrstuvwx failed",
+        "abcdefghijklmnopqrstuvwx",
+    ),
+    (
+        "github_token",
+        "clone with ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+        "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8",
+    ),
+    ("openai_key", "llm key sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12", "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12"),
+    (
+        "anthropic_key",
+        "llm key sk-ant-api03-Ab12Cd34Ef56Gh78Ij90Kl12-xyz",
+        "sk-ant-api03-Ab12Cd34Ef56Gh78Ij90Kl12",
+    ),
+    ("stripe_key", "charge failed for rk_live_51HqLyjWDarjtT1zdp7dcXyz", "rk_live_51HqLyjWDarjtT1zdp7dcXyz"),
+    ("jwt", f"session {JWT} expired", JWT),
+    (
+        "private_key",
+        f"loaded key {PEM} from disk",
+        "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun",
+    ),
+    ("private_key", "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun", "MIIEowIBAAKCAQEA"),
+    ("url_password", "connecting to mysql://app:S3cr3t!pw@db.internal:3306/shop", "S3cr3t!pw"),
+    ("url_password", "broker amqp://guest:gu3st-pass@rabbit:5672/", "gu3st-pass"),
+    ("url_password", "cache redis://:r3dis-pass@cache:6379/0", "r3dis-pass"),
+    ("password", "Server=db;Database=shop;User Id=app;Password=Tr0ub4dor &3;Encrypt=true", "Tr0ub4dor &3"),
+    ("password", '{"user": "app", "db_password": "hunter2"}', "hunter2"),
+    ("auth_header", "Authorization: Basic YWxhZGRpbjpvcGVuc2VzYW1l", "YWxhZGRpbjpvcGVuc2VzYW1l"),
+    ("auth_header", "curl -H 'Authorization: Bearer 8a7sd6f5a4sd3f2a1sdf0' x", "8a7sd6f5a4sd3f2a1sdf0"),
+    ("secret_assignment", "X-Api-Key: 9f8e7d6c5b4a39281706f5e4d3c2b1a0", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+    ("secret_assignment", "client_secret='Q2xpZW50U2VjcmV0MTIz'", "Q2xpZW50U2VjcmV0MTIz"),
+]
+
+
+@pytest.mark.parametrize(("category", "text", "secret"), CASES)
+def test_each_category_is_masked(category: str, text: str, secret: str) -> None:
+    redactor = Redactor()
+    out = redactor.redact(text)
+    assert secret not in out
+    assert f"[REDACTED:{category}]" in out
+    assert redactor.counts[category] >= 1
+
+
+def test_a_multi_line_pem_key_is_masked_whole_and_the_context_kept() -> None:
+    out = Redactor().redact(f"before\n{PEM}\nafter")
+    assert out == "before\n[REDACTED:private_key]\nafter"
+
+
+def test_escaped_pem_in_service_account_json_keeps_the_json_shape() -> None:
+    key = "-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n"
+    out = Redactor().redact(f'{{"private_key_id": "1a2b3c4d5e6f7a8b9c0d", "private_key": "{key}"}}')
+    assert (
+        out == '{"private_key_id": "[REDACTED:secret_assignment]", "private_key": "[REDACTED:private_key]"}'
+    )
+
+
+def test_url_password_keeps_user_and_host() -> None:
+    assert Redactor().redact("postgres://app:hunter2secret@db:5432/x") == (
+        "postgres://app:[REDACTED:url_password]@db:5432/x"
+    )
+
+
+def test_known_values_are_masked_whatever_they_look_like() -> None:
+    redactor = Redactor.with_secrets(["plainword-value", None, "", "short"])
+    assert redactor.redact("got plainword-value and short") == "got [REDACTED:configured_secret] and short"
+
+
+def test_redaction_is_idempotent() -> None:
+    text = f"token={JWT} Authorization: Bearer {JWT_2} password=hunter2 AKIAIOSFODNN7EXAMPLE"
+    redactor = Redactor()
+    once = redactor.redact(text)
+    assert redactor.redact(once) == once
+
+
+ORDINARY = [
+    "request_id=3f2a9c1e-4b7d-4e8a-9f0c-1a2b3c4d5e6f completed in 12ms",
+    "commit 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 deployed",
+    "trace=dGhpcyBpcyBhIHJlcXVlc3QgaWQ= span=00f067aa0ba902b7 sampled=1",
+    'etag W/"5e15153d-120f" sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709',
+    "password reset requested for account 4411; max_tokens=512 tokens: 80",
+    "GET /api/v1/orders/8f14e45fceea167a5a36dedd4bea2543 200 basic auth disabled",
+    "failed to refresh token: connection refused (retry 3/5)",
+    "user alice@example.com from 10.0.3.17 at 12:30:45",
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "Skipping task-scheduler-worker-abcdefghijklmnopqrstuvwx, disk-usage-abcdefghijklmnopqrstuvwx",
+]
+
+
+@pytest.mark.parametrize("line", ORDINARY)
+def test_ordinary_lines_pass_through(line: str) -> None:
+    assert Redactor().redact(line) == line
+
+
+def test_emails_and_ip_addresses_only_on_request() -> None:
+    line = "login alice@example.com from 10.0.3.17 via 2001:db8::8a2e:370:7334 at 12:30:45 v1.2.3"
+    assert Redactor().redact(line) == line
+    out = Redactor(pii=frozenset({"email", "ipv4", "ipv6"})).redact(line)
+    assert out == "login [REDACTED:email] from [REDACTED:ipv4] via [REDACTED:ipv6] at 12:30:45 v1.2.3"
+    with pytest.raises(ValueError, match="unknown PII"):
+        Redactor(pii=frozenset({"phone"}))
+
+
+def test_consistent_placeholders_correlate_and_are_deterministic() -> None:
+    lines = [f"a {JWT}", f"b {JWT_2}", f"c token={JWT}", "d AKIAIOSFODNN7EXAMPLE", f"e Bearer {JWT_2}"]
+    first = [ConsistentRedactor().redact(line) for line in lines[:1]]
+    redactor = ConsistentRedactor()
+    out = [redactor.redact(line) for line in lines]
+    assert out == [
+        "a [REDACTED:jwt#1]",
+        "b [REDACTED:jwt#2]",
+        "c token=[REDACTED:jwt#1]",
+        "d [REDACTED:aws_access_key#1]",
+        "e Bearer [REDACTED:jwt#2]",
+    ]
+    again = ConsistentRedactor()
+    assert [again.redact(line) for line in lines] == out
+    assert first == out[:1]
+    assert redactor.counts == {"jwt": 4, "aws_access_key": 1}
+
+
+def test_consistent_redactor_keeps_no_secret_in_its_state() -> None:
+    redactor = ConsistentRedactor.with_secrets(["configured-secret-1"])
+    redactor.redact(f"{JWT} configured-secret-1")
+    state = repr(redactor) + repr(vars(redactor)["_numbers"])
+    assert JWT not in state and JWT.split(".")[2] not in state
+    assert "configured-secret-1" not in repr(redactor)
+
+
+def test_egress_record_describes_one_request() -> None:
+    redactor = ConsistentRedactor()
+    at = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    body, record = prepare_egress(
+        redactor,
+        "https://user:pw@api.example.com:8443/v1/chat?key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe#x",
+        f"digest with {JWT} and {JWT} and AKIAIOSFODNN7EXAMPLE",
+        "llm summary",
+        now=at,
+    )
+    assert body == "digest with [REDACTED:jwt#1] and [REDACTED:jwt#1] and [REDACTED:aws_access_key#1]"
+    assert record.url == "https://api.example.com:8443/v1/chat"
+    assert record.host == "api.example.com"
+    assert record.purpose == "llm summary" and record.at == at
+    assert record.masked == {"jwt": 2, "aws_access_key": 1}
+    assert record.bytes_sent == len(body.encode())
+    _, second = prepare_egress(redactor, "https://hooks.slack.com/services/T0/B0/abcdefgh", "ok", "post")
+    assert second.masked == {} and second.host == "hooks.slack.com"
+    assert "abcdefgh" not in second.url

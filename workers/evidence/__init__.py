@@ -1,0 +1,1 @@
+"""Evidence: log sources, template mining, incident-vs-baseline comparison, redaction, the digest."""

@@ -1,0 +1,1 @@
+"""Log backends, one module each, all answering the `LogSource` protocol of `workers.evidence.model`."""
