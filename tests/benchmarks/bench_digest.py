@@ -21,10 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from workers.evidence.compare import compare, error_bursts
-from workers.evidence.templates import TemplateMiner
-
 from workers.evidence.digest import Digest, build_digest, digest_logs
 from workers.evidence.model import LogLine, TimeWindow
+from workers.evidence.templates import TemplateMiner
 from workers.evidence.tokens import TokenCounter
 from workers.redaction import ConsistentRedactor, Redactor
 

@@ -1,11 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from workers.evidence.compare import Finding
-from workers.evidence.templates import TemplateStats
 
+from workers.evidence.compare import Finding
 from workers.evidence.digest import MAX_QUOTE_CHARS, Digest, build_digest, digest_logs
 from workers.evidence.model import LogLine, SourceResult, TimeWindow
+from workers.evidence.templates import TemplateStats
 from workers.evidence.tokens import TokenCounter
 from workers.redaction import ConsistentRedactor
 
