@@ -4,6 +4,7 @@ and the channel messages received through the Events API (the timeline's raw mat
 from __future__ import annotations
 
 import fnmatch
+import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,11 +13,13 @@ from typing import Any
 import redis
 
 from workers.models import Incident
+from workers.redaction import EgressRecord
 
 PREFIX = "ic:"
 EVENT_DEDUP_TTL_S = 3600
 MESSAGES_MAX = 10_000
 NAME_CACHE_TTL_S = 3600
+EGRESS_MAX = 100_000
 
 
 def _k(*parts: str) -> str:
@@ -99,6 +102,18 @@ class IncidentStore:
         entries = self._r.xrange(_k("incident", incident_id, "messages")) or []
         return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
 
+    def record_egress(self, incident_id: str, record: EgressRecord) -> None:
+        """Append to the incident's and the global egress log: where evidence went, what was masked."""
+        fields = _egress_fields(record)
+        with self._r.pipeline(transaction=False) as pipe:
+            pipe.xadd(_k("incident", incident_id, "egress"), fields, maxlen=MESSAGES_MAX)
+            pipe.xadd(_k("egress"), {**fields, "incident": incident_id}, maxlen=EGRESS_MAX, approximate=True)
+            pipe.execute()
+
+    def egress(self, incident_id: str) -> list[dict[str, str]]:
+        entries = self._r.xrange(_k("incident", incident_id, "egress")) or []
+        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
+
     def record_triage(self, incident_id: str, run_id: str, message_ts: str) -> None:
         self._r.rpush(_k("incident", incident_id, "triages"), f"{run_id} {message_ts}")
 
@@ -106,6 +121,13 @@ class IncidentStore:
         rows = self._r.lrange(_k("incident", incident_id, "triages"), 0, -1)
         pairs = [_text(r).split(" ", 1) for r in rows]
         return [(run_id, ts) for run_id, ts in pairs]
+
+
+def _egress_fields(record: EgressRecord) -> dict[Any, Any]:
+    return {
+        "url": record.url, "host": record.host, "purpose": record.purpose, "at": record.at.isoformat(),
+        "masked": json.dumps(record.masked, sort_keys=True), "bytes": record.bytes_sent,
+    }  # fmt: skip
 
 
 def _to_hash(incident: Incident) -> dict[str, str]:

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 PII_CATEGORIES = frozenset({"email", "ipv4", "ipv6"})
@@ -169,7 +170,7 @@ class Redactor:
         self._rules = RULES + tuple(r for r in PII_RULES if r.category in self.pii)
 
     @classmethod
-    def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Redactor:
+    def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
         """A redactor that also masks these exact values (ignoring empty and very short ones)."""
         known = sorted({v for v in values if v and len(v) >= 6}, key=len, reverse=True)
         return cls(known_values=known, pii=frozenset(pii))
@@ -276,3 +277,14 @@ def prepare_egress(
         bytes_sent=len(clean.encode("utf-8", errors="surrogatepass")),
     )
     return clean, record
+
+
+def redact_strings(value: Any, redactor: Redactor) -> Any:
+    """A copy of a JSON-like structure with every string redacted (e.g. a Block Kit message)."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {k: redact_strings(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_strings(v, redactor) for v in value]
+    return value

@@ -43,7 +43,7 @@ def _clock(text: str, now: datetime, zone: ZoneInfo) -> datetime:
 def parse_window(text: str, *, now: datetime, zone: str, default_minutes: int) -> tuple[Window, str]:
     """Return the window and the text with the window phrase removed."""
     tz = ZoneInfo(zone)
-    now = now.astimezone(UTC).replace(microsecond=0)
+    now = now.astimezone(UTC)
     if match := _RELATIVE.search(text):
         amount = int(match.group(1))
         if amount <= 0:

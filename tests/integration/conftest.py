@@ -34,8 +34,9 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., LocalStack]]:
     started: list[LocalStack] = []
 
     def make(**kwargs: Any) -> LocalStack:
-        s = LocalStack(tmp_path / f"stack{len(started)}", **kwargs).start()
-        started.append(s)
+        s = LocalStack(tmp_path / f"stack{len(started)}", **kwargs)
+        started.append(s)  # stopped at teardown even when start() fails half-way
+        s.start()
         s.standin.state.add_user("U0ALICE", "alice", "Alice Moreau")
         return s
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "*Log evidence* for `payments-svc`" in out
     assert "ERROR payments-svc timeout acquiring connection from pool" in out
     assert "starting version=v2.14.0" in out  # the deploy, just inside the window
-    assert "[REDACTED:url_password#1]" in out and "Sup3rS3cretPw" not in out
+    assert re.search(r"postgres://ledger:\[REDACTED:url_password#\d+\]@", out) and "Sup3rS3cretPw" not in out
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

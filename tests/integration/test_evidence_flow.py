@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import redis
 
 from bot.localstack import LocalStack, free_port
 from tests.integration.conftest import new_channel, wait_answer
@@ -58,17 +61,37 @@ def test_triage_answer_shows_log_evidence_and_a_failing_source_as_a_gap(
     )
     stack = make_stack(env={"EVIDENCE_SOURCES_FILE": str(_sources_file(tmp_path, logs, dead_loki))})
     channel, name = new_channel(stack)
+    pasted = "xoxp-1234567890-0987654321-abcdefABCDEF"
+    stack.standin.state.add_message(channel, "U0ALICE", f"tried the admin token {pasted}, no luck")
     stack.driver().slash_command(
         "orders failing last 30m", user_id="U0ALICE", channel_id=channel, channel_name=name
     )
     answer = wait_answer(stack, channel)
-    text = str(answer["blocks"])
+    text = str(answer["blocks"]) + answer["text"]
+    assert pasted not in text and "tried the admin token [REDACTED:slack_token#1]" in text
     assert "*Log evidence* for `orders-api`" in text
     assert "*new* error ×300 (baseline 0)" in text
     assert "ERROR orders-api redis timeout after 2000ms key=cart:" in text
     assert SECRET not in text and "[REDACTED:" in text
     assert "Gap in the evidence" in text and "loki: cannot connect to Loki" in text
     assert "app-files: ok, " in text
+
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        incident = client.get(f"ic:channel:{channel}:incident")
+        assert incident is not None
+        egress = client.xrange(f"ic:incident:{incident.decode()}:egress")
+    finally:
+        client.close()
+    assert len(egress) == 1
+    record = {k.decode(): v.decode() for k, v in egress[0][1].items()}
+    assert record["purpose"] == "triage answer" and record["host"] == "127.0.0.1"
+    assert record["url"].endswith("/api/chat.update")
+    masked = json.loads(record["masked"])
+    assert (
+        masked.get("slack_token", 0) >= 1 and sum(masked.values()) >= 2
+    )  # the pasted token and the log secret
+    assert int(record["bytes"]) > 500
 
 
 def test_a_malformed_sources_file_stops_the_worker_with_the_line(tmp_path: Path) -> None:

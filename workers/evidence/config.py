@@ -35,6 +35,7 @@ class _Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     timeout_s: float = Field(10, gt=0, le=300)
+    max_lines: int | None = Field(None, ge=1, description="lines per window; default EVIDENCE_MAX_LINES")
 
 
 class FilesConfig(_Source):
@@ -157,8 +158,8 @@ def _line_numbers(text: str) -> dict[tuple[Any, ...], int]:
     return found
 
 
-def build_sources(configs: Sequence[SourceConfig], service: str) -> list[LogSource]:
-    """Instantiate each configured backend with `{service}` filled in."""
+def build_sources(configs: Sequence[SourceConfig], service: str) -> list[tuple[LogSource, int | None]]:
+    """Instantiate each configured backend with `{service}` filled in, beside its own line cap."""
     from workers.evidence.sources import cloudwatch, elasticsearch, files, kubernetes, loki
 
     def fill(template: str) -> str:
@@ -200,4 +201,4 @@ def build_sources(configs: Sequence[SourceConfig], service: str) -> list[LogSour
                         c.name, c.namespace, c.selector, container=c.container, timeout_s=c.timeout_s
                     )
                 )
-    return built
+    return list(zip(built, [c.max_lines for c in configs], strict=True))

@@ -36,8 +36,17 @@ async def _fetch(source: LogSource, query: LogQuery) -> SourceResult:
 
 
 async def gather_windows(
-    sources: Sequence[LogSource], service: str, incident: TimeWindow, baseline: TimeWindow, max_lines: int
+    sources: Sequence[tuple[LogSource, int | None]],
+    service: str,
+    incident: TimeWindow,
+    baseline: TimeWindow,
+    max_lines: int,
 ) -> Gathered:
-    calls = [_fetch(s, LogQuery(service, w, max_lines)) for w in (incident, baseline) for s in sources]
+    """Both windows from every source at once; a source's own cap applies when it is lower."""
+    calls = [
+        _fetch(source, LogQuery(service, w, min(cap or max_lines, max_lines)))
+        for w in (incident, baseline)
+        for source, cap in sources
+    ]
     results = await asyncio.gather(*calls)
     return Gathered(incident=list(results[: len(sources)]), baseline=list(results[len(sources) :]))

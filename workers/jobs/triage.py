@@ -7,7 +7,9 @@ crash leaves exactly one answer in the channel.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,7 +22,7 @@ from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
 from workers.logconfig import secret_values
 from workers.models import ChannelMessage, EvidenceEntry, EvidenceView, IncidentContext, TriageRequest
-from workers.redaction import ConsistentRedactor
+from workers.redaction import ConsistentRedactor, prepare_egress, redact_strings
 from workers.runtime import EvidenceDeps
 from workers.settings import Settings
 from workers.slack import blocks
@@ -34,10 +36,17 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     rt = runtime.current()
     with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
         started = time.monotonic()
-        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence))
+        redactor = ConsistentRedactor.with_secrets(secret_values(rt.settings))
+        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence, redactor))
         ctx.elapsed_s = time.monotonic() - started
         text, answer = blocks.triage_answer(ctx, rt.settings.incident.timezone)
-        rt.slack.chat_update(channel=request.channel_id, ts=request.placeholder_ts, text=text, blocks=answer)
+        # Whatever the answer quotes (log lines, channel messages) is redacted once more on the way out.
+        message = redact_strings({"text": text, "blocks": answer}, redactor)
+        url = f"{rt.settings.slack.api_url}chat.update"
+        _body, egress = prepare_egress(redactor, url, json.dumps(message), "triage answer")
+        rt.slack.chat_update(channel=request.channel_id, ts=request.placeholder_ts, **message)
+        # Masked in the evidence and in the answer, this run.
+        rt.incidents.record_egress(request.incident_id, replace(egress, masked=dict(redactor.counts)))
         line.update(outcome="answered", messages=ctx.messages_in_window, gaps=len(ctx.gaps))
         if ctx.evidence is not None:
             line.update(digest_tokens=ctx.evidence.tokens, evidence=len(ctx.evidence.entries))
@@ -50,6 +59,7 @@ async def assemble(
     store: IncidentStore,
     settings: Settings,
     evidence: EvidenceDeps | None = None,
+    redactor: ConsistentRedactor | None = None,
 ) -> IncidentContext:
     """Gather channel, requester, incident, conversation and logs concurrently; a failed source is a gap."""
     gaps: list[str] = []
@@ -58,7 +68,7 @@ async def assemble(
         asyncio.to_thread(_user_name, slack, req.requester_id),
         asyncio.to_thread(_history, slack, req),
         asyncio.to_thread(store.get, req.incident_id),
-        _evidence(req, settings, evidence),
+        _evidence(req, settings, evidence, redactor or ConsistentRedactor()),
         return_exceptions=True,
     )
     view: EvidenceView | None = None
@@ -99,7 +109,9 @@ async def assemble(
     )
 
 
-async def _evidence(req: TriageRequest, settings: Settings, deps: EvidenceDeps | None) -> Evidence | None:
+async def _evidence(
+    req: TriageRequest, settings: Settings, deps: EvidenceDeps | None, redactor: ConsistentRedactor
+) -> Evidence | None:
     if deps is None:
         return None
     return await investigate(
@@ -110,7 +122,7 @@ async def _evidence(req: TriageRequest, settings: Settings, deps: EvidenceDeps |
         max_lines=settings.evidence.max_lines,
         budget_tokens=settings.evidence.budget_tokens,
         counter=deps.counter,
-        redactor=ConsistentRedactor.with_secrets(secret_values(settings)),
+        redactor=redactor,
     )
 
 
