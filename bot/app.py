@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import middleware
 from bot.deps import BotDeps
-from bot.listeners import commands, events
+from bot.listeners import actions, commands, events
 from workers.slack.client import make_client
 
 
@@ -37,4 +37,5 @@ def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
     middleware.register(app, deps)
     commands.register(app)
     events.register(app)
+    actions.register(app)
     return app

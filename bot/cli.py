@@ -11,6 +11,7 @@ from types import FrameType
 
 import structlog
 
+from bot import kb_cli
 from workers.errors import ConfigError, ServiceUnavailable
 from workers.logconfig import configure_logging
 from workers.queue import ALL_QUEUES
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget", type=int, metavar="N", help="token budget (default: EVIDENCE_BUDGET_TOKENS)"
     )
 
+    kb_cli.add_parser(sub)
+
     sub.add_parser(
         "demo",
         help="replay a bundled incident end to end on embedded defaults",
@@ -96,7 +99,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     settings.check_for("bot")
     rt = Runtime.build(settings)
     log = structlog.get_logger("bot")
-    deps = BotDeps(settings=settings, redis=rt.redis.client, incidents=rt.incidents)
+    deps = BotDeps(settings=settings, redis=rt.redis.client, incidents=rt.incidents, knowledge=rt.knowledge)
     app = build_app(deps, client=rt.slack)
     socket_mode = settings.slack.app_token is not None
     handler = None
@@ -161,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.check_for("worker")
             run_worker(settings, args.queues or ALL_QUEUES, burst=args.burst)
             return 0
+        if args.command == "kb":
+            return kb_cli.run_kb(settings, args)
         if args.command == "triage":
             return run_triage(settings, args.text, args.logs, args.baseline, args.budget)
         from bot.demo.run import run_demo

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import redis
 
 from workers.incidents import IncidentStore
+from workers.knowledge.service import KnowledgeDeps
 from workers.settings import Settings
 
 
@@ -15,3 +16,4 @@ class BotDeps:
     settings: Settings
     redis: redis.Redis
     incidents: IncidentStore
+    knowledge: KnowledgeDeps | None = None

@@ -86,6 +86,25 @@ class EvidenceView(BaseModel):
     cut: int = 0
 
 
+class SimilarIncident(BaseModel):
+    record_id: str
+    title: str
+    score: float
+    snippet: str = ""
+    root_cause: str = ""
+    fix: str = ""
+
+
+class KnowledgeView(BaseModel):
+    """Past incidents like this one, and how novel this one looks."""
+
+    incident_type: str  # what feedback clicks are stored under (the service)
+    matches: list[SimilarIncident] = Field(default_factory=list)
+    novelty: float
+    novel: bool
+    reason: str = ""
+
+
 class IncidentContext(BaseModel):
     """What the worker assembled for one triage run; rendered into the answer."""
 
@@ -96,6 +115,7 @@ class IncidentContext(BaseModel):
     messages: list[ChannelMessage] = Field(default_factory=list)
     messages_in_window: int = 0
     evidence: EvidenceView | None = None
+    knowledge: KnowledgeView | None = None
     gaps: list[str] = Field(default_factory=list, description="sources that failed, said plainly")
     llm_configured: bool = False
     elapsed_s: float = 0.0

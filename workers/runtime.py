@@ -14,6 +14,7 @@ from workers.errors import ConfigError
 from workers.evidence.config import SourcesFile, load_sources
 from workers.evidence.tokens import TokenCounter, TokenizerUnavailable
 from workers.incidents import IncidentStore
+from workers.knowledge.service import KnowledgeDeps
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import make_client
@@ -45,6 +46,7 @@ class Runtime:
     redis: RedisHandle
     slack: WebClient
     incidents: IncidentStore
+    knowledge: KnowledgeDeps
     evidence: EvidenceDeps | None = None
 
     @classmethod
@@ -56,6 +58,7 @@ class Runtime:
             redis=handle,
             slack=make_client(settings.slack),
             incidents=IncidentStore(handle.client, settings.incident.channel_pattern),
+            knowledge=KnowledgeDeps.build(handle.client, settings.llm),
             evidence=evidence,
         )
 

@@ -87,6 +87,7 @@ class LLMSettings(BaseSettings):
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("LLM_MODEL"))
+    embeddings_model: str | None = Field(None, validation_alias=AliasChoices("EMBEDDINGS_MODEL"))
 
     @field_validator("base_url")
     @classmethod

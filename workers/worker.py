@@ -9,6 +9,7 @@ expires.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Sequence
@@ -83,7 +84,13 @@ def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]
 
 
 class CopilotWorker(Worker):
-    """RQ's forking worker, plus the same-host crash check in every maintenance pass."""
+    """RQ's forking worker, plus the same-host crash check in every maintenance pass, and a knowledge
+    index refreshed before each fork so every work horse starts with it warm."""
+
+    def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        with contextlib.suppress(redis.RedisError):
+            runtime.current().knowledge.refresh()
+        super().fork_work_horse(job, queue)
 
     def run_maintenance_tasks(self) -> None:
         expire_dead_executions(self.connection, self.queue_names())

@@ -14,8 +14,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import SecretStr
+
 from bot.localstack import LocalStack
 from bot.standin.render import render_conversation
+from workers.knowledge.ingest import ingest_path
+from workers.knowledge.store import KnowledgeStore
+from workers.redisconn import connect
+from workers.settings import RedisSettings
 
 ANSWER_TIMEOUT_S = 20
 # The bundled logs were recorded as if the incident were being triaged at this instant.
@@ -64,6 +70,17 @@ def stage_logs(workdir: Path, now: datetime) -> Path:
     return sources
 
 
+def load_knowledge(stack: LocalStack) -> int:
+    """Ingest the bundled past incidents into the stack's Redis, as `kb ingest` would."""
+    handle = connect(RedisSettings(url=SecretStr(stack.redis_url)))
+    try:
+        with resources.as_file(resources.files("bot.demo").joinpath("incident/kb")) as folder:
+            report = ingest_path(folder)
+        return len(KnowledgeStore(handle.client).upsert(report.records).created)
+    finally:
+        handle.close()
+
+
 def replay(stack: LocalStack, scenario: dict[str, Any], now: datetime) -> tuple[str, float]:
     """Seed the workspace, deliver the conversation as Events API callbacks, run `/triage`.
     Returns the channel id and the HTTP time of the slash command."""
@@ -106,6 +123,8 @@ def run_demo(out: TextIO = sys.stdout) -> int:
         now = datetime.now(UTC)
         sources = stage_logs(workdir, now)
         with LocalStack(workdir, log_level="warning", env={"EVIDENCE_SOURCES_FILE": str(sources)}) as stack:
+            past = load_knowledge(stack)
+            print(f"Knowledge base: {past} past incidents ingested.", file=out)
             channel, ack_s = replay(stack, scenario, now)
             if not stack.standin.wait_for(lambda: _answered(stack, channel), ANSWER_TIMEOUT_S):
                 print(render_conversation(stack.standin, channel), file=out)

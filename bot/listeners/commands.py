@@ -11,19 +11,19 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ids
 from bot.deps import BotDeps
 from workers.errors import UserInputError
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest
 from workers.queue import enqueue_triage
-from workers.slack import blocks
+from workers.slack import blocks, ids
 from workers.timewindow import parse_window
 
 HELP = """*/triage* looks at what happened in this channel around the incident and answers in place.
 
 • `/triage [what you see] [window]`: start a triage. Window: `since 10:40`, `from 10:40 to 11:10` \
 or `last 30m` (times in {zone}; default: the last {default} minutes).
+• `/triage search <text>`: past incidents like this (only you see the answer).
 • `/triage status`: this channel's incident and its triage runs.
 • `/triage help`: this message.
 
@@ -62,6 +62,9 @@ def handle_triage(
         elif word == "status":
             ack()
             line["outcome"] = _status(command, respond, deps, run_id)
+        elif word == "search":
+            ack()
+            line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
         else:
             line["outcome"] = _triage(ack, command, respond, client, deps, run_id, text)
 
@@ -127,6 +130,25 @@ def _triage(
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
         return "redis_down"
     return "enqueued"
+
+
+def _search(query: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
+    if not query:
+        respond(
+            text="Tell me what to look for: `/triage search ledger pool exhausted`", response_type="ephemeral"
+        )
+        return "bad_input"
+    if deps.knowledge is None:
+        respond(text="The knowledge base is not available here.", response_type="ephemeral")
+        return "no_kb"
+    try:
+        matches = deps.knowledge.search(query)
+    except redis.RedisError:
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
+    text, result_blocks = blocks.search_results(query, matches)
+    respond(text=text, blocks=result_blocks, response_type="ephemeral")
+    return "searched"
 
 
 def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: str) -> str:

@@ -10,8 +10,8 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import ids
 from bot.deps import BotDeps
+from workers.slack import ids
 
 log = structlog.get_logger(__name__)
 IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "message_deleted"}

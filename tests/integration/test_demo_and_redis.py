@@ -40,6 +40,9 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "ERROR payments-svc timeout acquiring connection from pool" in out
     assert "starting version=v2.14.0" in out  # the deploy, just inside the window
     assert re.search(r"postgres://ledger:\[REDACTED:url_password#\d+\]@", out) and "Sup3rS3cretPw" not in out
+    assert "Knowledge base: 4 past incidents ingested." in out
+    assert "*Similar past incidents*" in out and "INC-2025-0912" in out  # the last pool exhaustion
+    assert "[ Same cause ]" in out
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

@@ -20,14 +20,23 @@ from workers.evidence.investigate import Evidence, investigate
 from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
+from workers.knowledge.service import KnowledgeDeps
 from workers.logconfig import secret_values
-from workers.models import ChannelMessage, EvidenceEntry, EvidenceView, IncidentContext, TriageRequest
+from workers.models import (
+    ChannelMessage,
+    EvidenceEntry,
+    EvidenceView,
+    IncidentContext,
+    KnowledgeView,
+    TriageRequest,
+)
 from workers.redaction import ConsistentRedactor, prepare_egress, redact_strings
 from workers.runtime import EvidenceDeps
 from workers.settings import Settings
 from workers.slack import blocks
 
 HISTORY_PAGE = 200
+SIGNATURE_IN_QUERY = 5  # templates added to the search text
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +46,9 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
         started = time.monotonic()
         redactor = ConsistentRedactor.with_secrets(secret_values(rt.settings))
-        ctx = asyncio.run(assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence, redactor))
+        ctx = asyncio.run(
+            assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence, redactor, rt.knowledge)
+        )
         ctx.elapsed_s = time.monotonic() - started
         text, answer = blocks.triage_answer(ctx, rt.settings.incident.timezone)
         # Whatever the answer quotes (log lines, channel messages) is redacted once more on the way out.
@@ -60,6 +71,7 @@ async def assemble(
     settings: Settings,
     evidence: EvidenceDeps | None = None,
     redactor: ConsistentRedactor | None = None,
+    knowledge: KnowledgeDeps | None = None,
 ) -> IncidentContext:
     """Gather channel, requester, incident, conversation and logs concurrently; a failed source is a gap."""
     gaps: list[str] = []
@@ -77,6 +89,12 @@ async def assemble(
     elif logs is not None:
         gaps.extend(logs.gathered.gaps())
         view = _view(logs)
+    known: KnowledgeView | None = None
+    if knowledge is not None:
+        try:
+            known = await asyncio.to_thread(_similar, knowledge, req.text, view)
+        except Exception as exc:  # the answer goes out without this part rather than not at all
+            gaps.append(f"knowledge base: {_why(exc)}")
     if isinstance(info, BaseException):
         gaps.append(f"channel info: {_why(info)}")
         info = req.channel_name
@@ -104,6 +122,7 @@ async def assemble(
         messages=shown,
         messages_in_window=len(messages),
         evidence=view,
+        knowledge=known,
         gaps=gaps,
         llm_configured=settings.llm.configured,
     )
@@ -152,6 +171,13 @@ def _view(evidence: Evidence) -> EvidenceView:
         sources=_sources(evidence),
         cut=sum(digest.cut.values()),
     )
+
+
+def _similar(knowledge: KnowledgeDeps, text: str, view: EvidenceView | None) -> KnowledgeView:
+    """Past incidents like this one, by what was said and by the log templates that are new or surging."""
+    signature = [e.template for e in view.entries if e.kind in ("new", "surging")] if view else []
+    query = " ".join([text, *signature[:SIGNATURE_IN_QUERY]]).strip()
+    return knowledge.similar(query, signature, view.service if view else "")
 
 
 def _sources(evidence: Evidence) -> list[str]:

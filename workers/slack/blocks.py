@@ -13,13 +13,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workers.models import EvidenceView, IncidentContext, Window
+from workers.models import EvidenceView, IncidentContext, KnowledgeView, SimilarIncident, Window
+from workers.slack import ids
 
 Block = dict[str, Any]
 SECTION_MAX = 3000
 LINE_MAX = 240
 QUOTE_MAX = 500
 EVIDENCE_SHOWN = 6
+SIMILAR_SHOWN = 3
+SEARCH_SHOWN = 8
 _MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
 
@@ -96,6 +99,8 @@ def triage_answer(ctx: IncidentContext, zone: str) -> tuple[str, list[Block]]:
         blocks.append(_section(f"*Reported*: {neutralise(req.text, names)}"))
     if ctx.evidence is not None:
         blocks.extend(_evidence(ctx.evidence, zone))
+    if ctx.knowledge is not None:
+        blocks.extend(_knowledge(ctx.knowledge))
     blocks.append(_section(_conversation(ctx, zone, names)))
     for gap in ctx.gaps:
         blocks.append(_section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
@@ -136,6 +141,61 @@ def _evidence(view: EvidenceView, zone: str) -> list[Block]:
     digest = f"Digest {view.tokens} of {view.budget_tokens} tokens ({view.encoding}{approx}{cut})"
     out.append(_context(f"{digest}{more} · {sources}"))
     return out
+
+
+def _match_text(m: SimilarIncident) -> str:
+    lines = [f"*{neutralise(m.title)}* `{m.record_id}` (score {m.score:.2f})"]
+    if m.root_cause:
+        lines.append(f"Root cause: {clip(neutralise(m.root_cause), 600)}")
+    if m.fix:
+        lines.append(f"Fix: {clip(neutralise(m.fix), 600)}")
+    if not m.root_cause and m.snippet:
+        lines.append(f"_{clip(neutralise(m.snippet), 300)}_")
+    return "\n".join(lines)
+
+
+def _knowledge(view: KnowledgeView) -> list[Block]:
+    """Similar past incidents with feedback buttons, or a plain statement that this looks new."""
+    if view.novel:
+        return [
+            _section(
+                f":new: *No similar past incident* (novelty {view.novelty:.2f}). {neutralise(view.reason)} "
+                "This looks new: it needs human judgment."
+            )
+        ]
+    out = [_section(f"*Similar past incidents* (novelty {view.novelty:.2f}):")]
+    for m in view.matches[:SIMILAR_SHOWN]:
+        value = f"{m.record_id}|{view.incident_type}"
+        out.append(_section(_match_text(m)))
+        out.append(
+            {
+                "type": "actions",
+                "block_id": clip(f"kb:{m.record_id}", 255),
+                "elements": [
+                    _button("Same cause", ids.KB_SAME_CAUSE, value),
+                    _button("Not related", ids.KB_NOT_RELATED, value),
+                ],
+            }
+        )
+    return out
+
+
+def _button(label: str, action_id: str, value: str) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def search_results(query: str, matches: list[SimilarIncident]) -> tuple[str, list[Block]]:
+    """The ephemeral answer to `/triage search`."""
+    if not matches:
+        text = f"No past incident matches “{neutralise(query)}”."
+        return text, [_section(text)]
+    text = f"{len(matches)} past incidents match “{neutralise(query)}”"
+    return text, [_section(f"*{text}:*"), *(_section(_match_text(m)) for m in matches[:SEARCH_SHOWN])]
 
 
 def _conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> str:

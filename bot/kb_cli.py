@@ -1,0 +1,83 @@
+"""`incident-copilot kb …`: ingest postmortems, list, show and search the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from workers.knowledge.ingest import ingest_path
+from workers.knowledge.service import KnowledgeDeps
+from workers.redisconn import connect
+from workers.settings import Settings
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    kb = sub.add_parser(
+        "kb",
+        help="the knowledge base of past incidents",
+        description="Past incidents, stored in Redis (REDIS_URL, or the embedded one), searched by /triage.",
+    )
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True, metavar="KB_COMMAND")
+    ingest = kb_sub.add_parser(
+        "ingest",
+        help="ingest postmortems (Markdown with or without front matter, JSON, YAML) from a file or folder",
+        description="Idempotent: re-ingesting updates records, never duplicates them. Prints per file "
+        "what it understood; a malformed file is reported with its line and skipped.",
+    )
+    ingest.add_argument("path", type=Path)
+    kb_sub.add_parser("list", help="list stored incidents")
+    show = kb_sub.add_parser("show", help="print one incident as JSON")
+    show.add_argument("id")
+    search = kb_sub.add_parser("search", help="search past incidents")
+    search.add_argument("text")
+    search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
+
+
+def run_kb(settings: Settings, args: argparse.Namespace) -> int:
+    handle = connect(settings.redis)
+    try:
+        knowledge = KnowledgeDeps.build(handle.client, settings.llm)
+        if args.kb_command == "ingest":
+            return _ingest(knowledge, args.path)
+        if args.kb_command == "list":
+            for record in sorted(knowledge.store.all(), key=lambda r: r.id):
+                when = f"{record.started_at:%Y-%m-%d}" if record.started_at else "          "
+                print(f"{record.id:<28} {when}  {record.title}")
+            return 0
+        if args.kb_command == "show":
+            found = knowledge.store.get(args.id)
+            if found is None:
+                print(f"incident-copilot: no incident {args.id!r} in the knowledge base")
+                return 1
+            print(json.dumps(found.model_dump(mode="json"), indent=2))
+            return 0
+        for m in knowledge.search(args.text, k=args.k):
+            print(f"{m.score:5.2f}  {m.record_id:<28} {m.title}")
+            if m.root_cause:
+                print(f"       root cause: {m.root_cause}")
+            if m.fix:
+                print(f"       fix: {m.fix}")
+        return 0
+    finally:
+        handle.close()
+
+
+def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
+    if not path.exists():
+        print(f"incident-copilot: {path} does not exist")
+        return 2
+    report = ingest_path(path)
+    records = [r for f in report.files for r in f.records]
+    result = knowledge.store.upsert(records)
+    for f in report.files:
+        if f.problem is not None:
+            where = f"{f.problem.path}:{f.problem.line}" if f.problem.line else str(f.problem.path)
+            print(f"skipped  {where}: {f.problem.message}")
+        else:
+            print(f"ok       {f.path}: {', '.join(f.record_ids)} ({', '.join(f.fields_found)})")
+    print(
+        f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged, "
+        f"{sum(1 for f in report.files if f.problem)} files skipped"
+    )
+    return 1 if any(f.problem for f in report.files) else 0

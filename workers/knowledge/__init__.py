@@ -1,0 +1,1 @@
+"""Knowledge: past incidents as records, their ingest and storage, and search over them."""
