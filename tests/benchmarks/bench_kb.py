@@ -14,6 +14,10 @@ Quality, on `postmortems/k8s_failure_stories.jsonl` (50 public Kubernetes failur
 The baseline is `rank_bm25.BM25Okapi` over the same records' `searchable_text()` split on
 whitespace after lowercasing, with the same queries.
 
+And on the project's own fixtures (`tests/fixtures/postmortems/`, eight fictional postmortems in
+four failure classes, eight queries with the log templates and service /triage would pass), where
+plain BM25 gets the templates appended to the query text.
+
 Novelty threshold calibration: the best score of every "impact" query with its own story kept in
 the index (a known incident described by its impact, without the title) against that of 40
 out-of-domain queries (office and everyday problems); the threshold printed is the midpoint that
@@ -21,7 +25,7 @@ separates them best (ties broken towards 0.3).
 
 Latency: 10,000 generated incidents (services, symptoms, causes, fixes, log templates); 300 queries
 with a symptom phrasing, two templates and a service. Bars: p99 ≤ 50 ms; ingest of 10,000 generated
-Markdown postmortems into an embedded Redis ≤ 60 s (when `ingest.py` and `store.py` exist).
+Markdown postmortems into an embedded Redis ≤ 60 s, and a re-ingest changes nothing.
 """
 
 from __future__ import annotations
@@ -156,9 +160,39 @@ def quality(data: Path) -> tuple[bool, float] | None:
         for label, m in (("ours", ours_m), ("plain BM25", base_m)):
             print(f"{name:<18} {label:<11} {m[0]:>9.4f} {m[1]:>7.4f} {m[2]:>8.4f}")
         wins &= all(o >= b for o, b in zip(ours_m, base_m, strict=True))
-    fixtures = REPO / "tests" / "fixtures" / "postmortems"
-    print(f"fixture postmortems: {fixtures} {'present' if fixtures.exists() else 'absent: not measured'}")
+    wins &= fixture_quality()
     return wins, calibrate(index, [q for _, q, _ in sets["impact"]])
+
+
+def fixture_quality() -> bool:
+    """The project's own labelled postmortems: text, log templates and service, as /triage has them."""
+    from workers.knowledge.ingest import ingest_path
+
+    folder = REPO / "tests" / "fixtures" / "postmortems"
+    records = ingest_path(folder).records
+    rows = [json.loads(line) for line in (folder / "queries.jsonl").read_text().splitlines() if line]
+    index = KnowledgeIndex()
+    index.build(records)
+    plain = BM25Okapi([r.searchable_text().lower().split() for r in records])
+    ids = [r.id for r in records]
+    by_text = {q["text"]: q for q in rows}
+    queries = [("", q["text"], q["relevant"]) for q in rows]
+
+    def ours(text: str) -> list[str]:
+        q = by_text[text]
+        found = index.search(text, signature=q["signature"], services=[q["service"]], k=10)
+        return [m.record_id for m in found]
+
+    def baseline(text: str) -> list[str]:
+        words = " ".join([text, *by_text[text]["signature"]]).lower().split()
+        scores = plain.get_scores(words)
+        return [ids[i] for i in sorted(range(len(ids)), key=lambda i: -scores[i]) if scores[i] > 0][:10]
+
+    ours_m, base_m = evaluate(ours, queries), evaluate(baseline, queries)
+    print(f"fixture postmortems: {len(records)} records, {len(queries)} queries with log templates")
+    for label, m in (("ours", ours_m), ("plain BM25", base_m)):
+        print(f"{'fixtures':<18} {label:<11} {m[0]:>9.4f} {m[1]:>7.4f} {m[2]:>8.4f}")
+    return all(o >= b for o, b in zip(ours_m, base_m, strict=True))
 
 
 def calibrate(index: KnowledgeIndex, known: list[str]) -> float:
@@ -369,11 +403,16 @@ def latency() -> bool:
     return p99 <= 50
 
 
-def markdown(r: IncidentRecord) -> str:
+def markdown(r: IncidentRecord, front_matter: bool) -> str:
+    """A postmortem as people write them: a third without front matter (id from the file name)."""
+    head = (
+        f"---\nid: {r.id}\ntitle: {json.dumps(r.title)}\nservices: {json.dumps(r.services)}\n"
+        f"tags: {json.dumps(r.tags)}\n---\n\n"
+        if front_matter
+        else ""
+    )
     return (
-        f"---\nid: {r.id}\ntitle: {r.title}\nservices: [{', '.join(r.services)}]\n"
-        f"tags: [{', '.join(r.tags)}]\n---\n\n"
-        f"# {r.title}\n\n## Summary\n{r.summary}\n\n## Symptoms\n"
+        f"{head}# {r.title}\n\n## Summary\n{r.summary}\n\n## Symptoms\n"
         + "".join(f"- {s}\n" for s in r.symptoms)
         + "\n## Root Causes\n"
         + "".join(f"- {c}\n" for c in r.root_causes)
@@ -382,13 +421,7 @@ def markdown(r: IncidentRecord) -> str:
     )
 
 
-def ingest() -> bool | None:
-    if (
-        not (REPO / "workers/knowledge/ingest.py").exists()
-        or not (REPO / "workers/knowledge/store.py").exists()
-    ):
-        print("ingest: workers/knowledge/ingest.py or store.py does not exist yet: not measured")
-        return None
+def ingest() -> bool:
     import redis
 
     from workers.knowledge.ingest import ingest_path
@@ -398,20 +431,29 @@ def ingest() -> bool | None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pm"
         folder.mkdir()
-        for r in generated(10_000, random.Random(9)):
-            (folder / f"{r.id}.md").write_text(markdown(r))
+        for i, r in enumerate(generated(10_000, random.Random(9))):
+            (folder / f"{r.id}.md").write_text(markdown(r, front_matter=i % 3 != 0))
         server = EmbeddedRedis(Path(tmp) / "r", persist=False)
         client = redis.Redis.from_url(server.ensure_running())
         try:
+            before = rss_mb()
             t0 = time.perf_counter()
             result = ingest_path(folder)
-            KnowledgeStore(client).upsert(result.records)
+            parsed_s = time.perf_counter() - t0
+            stored = KnowledgeStore(client).upsert(result.records)
             took = time.perf_counter() - t0
-            print(f"ingest: {len(result.records)} of 10,000 Markdown postmortems stored in {took:.1f} s")
+            again = KnowledgeStore(client).upsert(ingest_path(folder).records)
+            print(
+                f"ingest: {len(result.records)} of 10,000 Markdown postmortems (a third without front "
+                "matter) "
+                f"parsed in {parsed_s:.1f} s, stored in {took:.1f} s ({len(stored.created)} created, "
+                f"{len(result.problems)} problems; RSS +{rss_mb() - before:.0f} MB); re-ingest: "
+                f"{len(again.unchanged)} unchanged, {len(again.created)} created"
+            )
         finally:
             client.close()
             server.stop()
-    return took <= 60 and len(result.records) == 10_000
+    return took <= 60 and len(result.records) == 10_000 and len(again.unchanged) == 10_000
 
 
 def main() -> None:
@@ -423,12 +465,11 @@ def main() -> None:
     ing = ingest()
     print()
     bm25_bar = "not measured (no data)" if q is None else "met" if q[0] else "not met"
-    print(f"bar: ours beats plain BM25 on Recall@5, MRR and nDCG@10 (both query sets): {bm25_bar}")
+    print(f"bar: ours beats plain BM25 on Recall@5, MRR and nDCG@10 (all three query sets): {bm25_bar}")
     if q is not None:
         print(f"calibrated novelty threshold: {q[1]:.3f}")
     print(f"bar: search p99 ≤ 50 ms at 10,000 records: {'met' if lat else 'not met'}")
-    ingest_bar = "not measured" if ing is None else "met" if ing else "not met"
-    print(f"bar: ingest 10,000 postmortems ≤ 60 s: {ingest_bar}")
+    print(f"bar: ingest 10,000 postmortems ≤ 60 s, idempotent: {'met' if ing else 'not met'}")
 
 
 if __name__ == "__main__":

@@ -134,16 +134,12 @@ def parse_markdown(text: str, stem: str) -> dict[str, Any] | None:
     record.setdefault("id", slug(stem))
     record.setdefault("title", title or stem.replace("-", " ").replace("_", " "))
     record["body"] = "\n".join([*extra, *body]).strip() or record.get("body", "")
-    if (
-        "triplets" not in record
-        and record["symptoms"]
-        and record.get("root_causes")
-        and record.get("resolution")
-    ):
+    symptom = "; ".join(record["symptoms"]) or record.get("summary", "")
+    if "triplets" not in record and symptom and record.get("root_causes") and record.get("resolution"):
         fix = record["resolution"]
         record["triplets"] = [
             {
-                "symptom": "; ".join(record["symptoms"]),
+                "symptom": symptom,
                 "root_cause": "; ".join(record["root_causes"]),
                 "fix": fix,
                 "verified": verified or says_verified(fix),

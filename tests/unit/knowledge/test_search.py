@@ -7,7 +7,6 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord, Triplet
 from workers.knowledge.search import KnowledgeIndex, novelty
 from workers.knowledge.textmatch import tokenize
-from workers.redisconn import EmbeddedRedis
 
 RECORDS = [
     IncidentRecord(
@@ -237,15 +235,6 @@ def test_without_an_embedder_the_dense_part_is_noted_as_skipped() -> None:
 
 
 # --- real Redis: feedback and refresh ---------------------------------------------------------------
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    server = EmbeddedRedis(tmp_path / "r", persist=False)
-    conn = redis.Redis.from_url(server.ensure_running())
-    yield conn
-    conn.close()
-    server.stop()
 
 
 def test_feedback_labels_move_a_record_up_and_down(client: redis.Redis) -> None:
