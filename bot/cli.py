@@ -99,7 +99,13 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     settings.check_for("bot")
     rt = Runtime.build(settings)
     log = structlog.get_logger("bot")
-    deps = BotDeps(settings=settings, redis=rt.redis.client, incidents=rt.incidents, knowledge=rt.knowledge)
+    deps = BotDeps(
+        settings=settings,
+        redis=rt.redis.client,
+        incidents=rt.incidents,
+        board=rt.board,
+        knowledge=rt.knowledge,
+    )
     app = build_app(deps, client=rt.slack)
     socket_mode = settings.slack.app_token is not None
     handler = None

@@ -9,6 +9,7 @@ import redis
 from workers.incidents import IncidentStore
 from workers.knowledge.service import KnowledgeDeps
 from workers.settings import Settings
+from workers.triage.board import Board
 
 
 @dataclass(frozen=True)
@@ -16,4 +17,5 @@ class BotDeps:
     settings: Settings
     redis: redis.Redis
     incidents: IncidentStore
+    board: Board
     knowledge: KnowledgeDeps | None = None

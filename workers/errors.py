@@ -4,8 +4,14 @@
     ├── ConfigError          bad or missing settings; the CLI prints them all and exits 2
     ├── UserInputError       a user's request cannot be understood; shown ephemerally, never logged
     │   └── WindowParseError     a `/triage` time window that does not parse
-    └── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
-        └── EmbeddedRedisError   the embedded Redis server could not start
+    ├── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
+    │   └── EmbeddedRedisError   the embedded Redis server could not start
+    ├── PromptError          a prompt template is missing, has no version header, or lacks a variable
+    └── LLMError             the LLM gave no usable answer; triage falls back to evidence only
+        ├── LLMUnavailable       unreachable, timing out, or refusing (429/5xx) after the retries
+        ├── LLMOutputError       an answer that does not parse or validate, even after one repair turn
+        ├── LLMContextError      the prompt does not fit the model's context window
+        └── LLMBudgetExceeded    the investigation's token, cost or time budget is spent
 
 Anything else is a bug: the global handlers log it with a run id and tell the user only that id.
 """
@@ -44,4 +50,28 @@ class ServiceUnavailable(CopilotError):
 
 
 class EmbeddedRedisError(ServiceUnavailable):
+    pass
+
+
+class PromptError(CopilotError):
+    pass
+
+
+class LLMError(CopilotError):
+    pass
+
+
+class LLMUnavailable(LLMError):
+    pass
+
+
+class LLMOutputError(LLMError):
+    pass
+
+
+class LLMContextError(LLMError):
+    pass
+
+
+class LLMBudgetExceeded(LLMError):
     pass

@@ -62,6 +62,7 @@ class ChannelMessage(BaseModel):
 
 
 class EvidenceEntry(BaseModel):
+    template_id: str = ""  # T + 8 hex digits, what hypotheses cite
     kind: str  # new, surging, vanished, steady
     severity: str
     count: int
@@ -93,6 +94,7 @@ class SimilarIncident(BaseModel):
     snippet: str = ""
     root_cause: str = ""
     fix: str = ""
+    signature: float = Field(0.0, description="log-signature overlap with this incident, 0..1")
 
 
 class KnowledgeView(BaseModel):

@@ -15,9 +15,13 @@ from workers.evidence.config import SourcesFile, load_sources
 from workers.evidence.tokens import TokenCounter, TokenizerUnavailable
 from workers.incidents import IncidentStore
 from workers.knowledge.service import KnowledgeDeps
+from workers.llm.client import LLMClient
+from workers.llm.prompts import PromptLoader
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import make_client
+from workers.triage.board import Board
+from workers.triage.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,21 @@ class EvidenceDeps:
         return cls(sources=load_sources(path), counter=counter)
 
 
+def build_engine(settings: Settings) -> Engine:
+    """The triage engine; its prompts are checked now, so a broken template stops start-up."""
+    prompts = PromptLoader(settings.llm.prompts_dir)
+    if problems := prompts.check():
+        raise ConfigError([f"PROMPTS_DIR: {p}" for p in problems])
+    if not settings.llm.configured:
+        return Engine(llm=None, prompts=prompts)
+    try:
+        counter = TokenCounter.for_configured_model(settings.llm.model, settings.evidence.encodings_dir)
+    except TokenizerUnavailable as exc:
+        raise ConfigError([f"LLM_MODEL / EVIDENCE_ENCODINGS_DIR: {exc}"]) from exc
+    llm = LLMClient(settings.llm, counter)
+    return Engine(llm=llm, prompts=prompts, endpoint=llm.where + "chat/completions")
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -47,11 +66,14 @@ class Runtime:
     slack: WebClient
     incidents: IncidentStore
     knowledge: KnowledgeDeps
+    engine: Engine
+    board: Board
     evidence: EvidenceDeps | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, with_evidence: bool = False) -> Runtime:
         evidence = EvidenceDeps.build(settings) if with_evidence else None
+        engine = build_engine(settings)
         handle = connect(settings.redis)
         return cls(
             settings=settings,
@@ -59,6 +81,8 @@ class Runtime:
             slack=make_client(settings.slack),
             incidents=IncidentStore(handle.client, settings.incident.channel_pattern),
             knowledge=KnowledgeDeps.build(handle.client, settings.llm),
+            engine=engine,
+            board=Board(handle.client),
             evidence=evidence,
         )
 

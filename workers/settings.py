@@ -88,6 +88,27 @@ class LLMSettings(BaseSettings):
     base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("LLM_MODEL"))
     embeddings_model: str | None = Field(None, validation_alias=AliasChoices("EMBEDDINGS_MODEL"))
+    api_version: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_VERSION"), description="set for Azure OpenAI"
+    )
+    timeout_s: float = Field(60.0, gt=0, le=600, validation_alias=AliasChoices("LLM_TIMEOUT_S"))
+    max_retries: int = Field(3, ge=0, le=10, validation_alias=AliasChoices("LLM_MAX_RETRIES"))
+    context_window: int | None = Field(
+        None, ge=1024, validation_alias=AliasChoices("LLM_CONTEXT_WINDOW"), description="unset: by model"
+    )
+    max_output_tokens: int | None = Field(
+        None, ge=128, validation_alias=AliasChoices("LLM_MAX_OUTPUT_TOKENS"), description="unset: by model"
+    )
+    price_input_per_mtok: float = Field(0.0, ge=0, validation_alias=AliasChoices("LLM_PRICE_INPUT_PER_MTOK"))
+    price_output_per_mtok: float = Field(
+        0.0, ge=0, validation_alias=AliasChoices("LLM_PRICE_OUTPUT_PER_MTOK")
+    )
+    budget_tokens: int = Field(40_000, ge=1000, validation_alias=AliasChoices("LLM_BUDGET_TOKENS"))
+    budget_cost_usd: float = Field(0.5, ge=0, validation_alias=AliasChoices("LLM_BUDGET_COST_USD"))
+    budget_seconds: float = Field(90.0, gt=0, validation_alias=AliasChoices("LLM_BUDGET_SECONDS"))
+    prompts_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("PROMPTS_DIR"), description="unset: the packaged prompts"
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.deps import BotDeps
 from workers.errors import UserInputError
 from workers.logconfig import unit_of_work
-from workers.models import TriageRequest
+from workers.models import TriageRequest, Window
 from workers.queue import enqueue_triage
 from workers.slack import blocks, ids
 from workers.timewindow import parse_window
@@ -101,9 +101,8 @@ def _triage(
     except redis.RedisError:
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
         return "redis_down"
-    placeholder_text, placeholder_blocks = blocks.placeholder(user_id, window, settings.timezone, run_id)
     try:
-        posted = client.chat_postMessage(channel=channel_id, text=placeholder_text, blocks=placeholder_blocks)
+        board_ts = _post_or_reuse(client, deps, incident.id, channel_id, user_id, window, run_id)
     except SlackApiError as exc:
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
             respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
@@ -118,18 +117,45 @@ def _triage(
         requester_id=user_id,
         text=description,
         window=window,
-        placeholder_ts=posted["ts"],
+        placeholder_ts=board_ts,
         requested_at=now,
     )
     try:
         enqueue_triage(deps.redis, request)
-        deps.incidents.record_triage(incident.id, run_id, posted["ts"])
+        deps.incidents.record_triage(incident.id, run_id, board_ts)
     except redis.RedisError:
         fail_text, fail_blocks = blocks.failure(run_id, "my job queue (Redis) is unreachable")
-        client.chat_update(channel=channel_id, ts=posted["ts"], text=fail_text, blocks=fail_blocks)
+        client.chat_update(channel=channel_id, ts=board_ts, text=fail_text, blocks=fail_blocks)
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
         return "redis_down"
     return "enqueued"
+
+
+def _post_or_reuse(
+    client: WebClient,
+    deps: BotDeps,
+    incident_id: str,
+    channel_id: str,
+    user_id: str,
+    window: Window,
+    run_id: str,
+) -> str:
+    """The message the answer goes into: the incident's board when it has one (a re-run updates it
+    in place rather than posting a second wall of text), else a new placeholder."""
+    zone = deps.settings.incident.timezone
+    earlier = deps.incidents.triages(incident_id)
+    if earlier:
+        board_ts = earlier[0][1]
+        text, progress = blocks.placeholder(user_id, window, zone, run_id, run=len(earlier) + 1)
+        try:
+            client.chat_update(channel=channel_id, ts=board_ts, text=text, blocks=progress)
+            return board_ts
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
+                raise
+    text, placeholder = blocks.placeholder(user_id, window, zone, run_id)
+    posted = client.chat_postMessage(channel=channel_id, text=text, blocks=placeholder)
+    return str(posted["ts"])
 
 
 def _search(query: str, respond: Respond, deps: BotDeps, run_id: str) -> str:

@@ -53,7 +53,23 @@ def new_channel(stack: LocalStack, prefix: str = "inc-test", member: bool = True
 
 
 def bot_messages(stack: LocalStack, channel: str) -> list[dict[str, Any]]:
-    return [m for m in stack.standin.messages(channel) if m.get("bot_id")]
+    """The bot's messages in the channel itself, not in threads."""
+    return [
+        m
+        for m in stack.standin.messages(channel)
+        if m.get("bot_id") and m.get("thread_ts", m["ts"]) == m["ts"]
+    ]
+
+
+def details_reply(stack: LocalStack, channel: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The one thread reply under an answer that holds its log evidence and the channel summary."""
+    replies = [
+        m
+        for m in stack.standin.messages(channel)
+        if m.get("bot_id") and m.get("thread_ts") == answer["ts"] and m["ts"] != answer["ts"]
+    ]
+    assert len(replies) == 1, f"expected one details reply, found {len(replies)}"
+    return replies[0]
 
 
 def is_answer(message: dict[str, Any]) -> bool:

@@ -43,6 +43,9 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "Knowledge base: 4 past incidents ingested." in out
     assert "*Similar past incidents*" in out and "INC-2025-0912" in out  # the last pool exhaustion
     assert "[ Same cause ]" in out
+    assert "*Likely cause* (medium confidence): Same cause as INC-2025-0912" in out
+    assert "[ Support ]  [ Reject ]  [ Need data ]" in out and "Suggested: `rollback payments-svc`" in out
+    assert "A change to payments-svc" in out  # the deploy logged just before the errors
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

@@ -13,7 +13,14 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import bot_messages, is_answer, new_channel, wait_answer, wait_until
+from tests.integration.conftest import (
+    bot_messages,
+    details_reply,
+    is_answer,
+    new_channel,
+    wait_answer,
+    wait_until,
+)
 from workers.queue import TRIAGE
 from workers.redisconn import EmbeddedRedis
 
@@ -45,7 +52,8 @@ def test_worker_killed_mid_job_answers_exactly_once_after_restart(
     time.sleep(1.0)  # a duplicate, if any, would land by now
     assert [m["ts"] for m in bot_messages(stack, channel)] == [answer["ts"]]
     posts = [c for c in stack.standin.calls_to("chat.postMessage") if c.args.get("channel") == channel]
-    assert len(posts) == 1  # only the placeholder; the answer is that message, edited
+    assert len(posts) == 2  # the placeholder, edited into the answer, and its one details reply
+    assert details_reply(stack, channel, answer)["thread_ts"] == answer["ts"]
     assert "requeued or failed jobs whose process died" in stack.log("worker-1")
 
 

@@ -9,7 +9,14 @@ import pytest
 
 from bot.localstack import LocalStack
 from bot.standin.blockkit import validate_blocks
-from tests.integration.conftest import bot_messages, is_answer, jobs_enqueued, new_channel, wait_answer
+from tests.integration.conftest import (
+    bot_messages,
+    details_reply,
+    is_answer,
+    jobs_enqueued,
+    new_channel,
+    wait_answer,
+)
 
 
 def test_signed_triage_posts_placeholder_then_edits_it_into_the_answer(stack: LocalStack) -> None:
@@ -27,16 +34,22 @@ def test_signed_triage_posts_placeholder_then_edits_it_into_the_answer(stack: Lo
 
     answer = wait_answer(stack, channel)
     posts = [c for c in stack.standin.calls_to("chat.postMessage") if c.args.get("channel") == channel]
-    assert len(posts) == 1 and "gathering context" in posts[0].args["text"]  # the placeholder
+    assert "gathering context" in posts[0].args["text"]  # the placeholder
     assert answer["ts"] == posts[0].response["ts"]  # edited in place, not a second message
     assert len(bot_messages(stack, channel)) == 1
+    updates = [c.args["text"] for c in stack.standin.calls_to("chat.update") if c.args["ts"] == answer["ts"]]
+    assert "Gathered" in updates[0] and "ranking known patterns" in updates[0]  # progress, then the answer
     text = "\n".join(b["text"]["text"] for b in answer["blocks"] if b.get("type") == "section")
     assert "*Requested by* @Alice Moreau" in text
     assert "checkout slow" in text and "from “last 10m”" in text
-    assert "Bruno Silva*: gateway 504s on /checkout @channel" in text  # quoted without pinging
-    assert "<!channel>" not in text and "older than the window" not in text
-    assert "1 messages" in answer["text"]
+    assert "*What's going on*" in text and "*Likely cause*" in text and "*What to do next*" in text
     assert validate_blocks(answer["blocks"]) == []
+    details = details_reply(stack, channel, answer)
+    assert len(posts) == 2 and posts[1].args["thread_ts"] == answer["ts"]
+    conversation = str(details["blocks"])
+    assert "Bruno Silva*: gateway 504s on /checkout @channel" in conversation  # quoted without pinging
+    assert "<!channel>" not in conversation and "older than the window" not in conversation
+    assert validate_blocks(details["blocks"]) == []
     assert ts  # the seeded message exists in the stand-in
 
 
@@ -120,7 +133,7 @@ def test_rate_limited_update_is_retried_after_retry_after(stack: LocalStack) -> 
     wait_answer(stack, channel)
     assert time.monotonic() - started >= 1.0  # it waited as told
     statuses = [c.status for c in stack.standin.calls_to("chat.update") if c.args.get("channel") == channel]
-    assert statuses == [429, 200]
+    assert statuses == [429, 200, 200]  # the progress edit, retried once; then the answer
 
 
 def test_long_conversation_stays_within_block_kit_limits(stack: LocalStack) -> None:
@@ -132,9 +145,10 @@ def test_long_conversation_stays_within_block_kit_limits(stack: LocalStack) -> N
         )
     stack.driver().slash_command("last 15m", user_id="U0ALICE", channel_id=channel, channel_name=name)
     answer = wait_answer(stack, channel)
-    assert validate_blocks(answer["blocks"]) == []
-    assert "60 messages, the last" in str(answer["blocks"])
-    assert "update 59:" in str(answer["blocks"])  # the newest survive trimming
+    details = details_reply(stack, channel, answer)
+    assert validate_blocks(answer["blocks"]) == [] and validate_blocks(details["blocks"]) == []
+    assert "60 messages, the last" in str(details["blocks"])
+    assert "update 59:" in str(details["blocks"])  # the newest survive trimming
 
 
 def test_permanent_failure_is_reported_in_the_channel_with_the_run_id(stack: LocalStack) -> None:

@@ -2,7 +2,16 @@ from datetime import UTC, datetime, timedelta
 
 from bot.standin.blockkit import validate_blocks
 from workers.models import ChannelMessage, Incident, IncidentContext, TriageRequest, Window
-from workers.slack import blocks
+from workers.slack import blocks, ids, report_blocks
+from workers.triage.report import (
+    MAX_HYPOTHESES,
+    MAX_TEXT,
+    EvidenceRef,
+    Hypothesis,
+    SuggestedAction,
+    Summary,
+    TriageReport,
+)
 
 NOW = datetime(2026, 3, 14, 11, 10, tzinfo=UTC)
 
@@ -33,23 +42,57 @@ def _context(texts: list[str], gaps: list[str] | None = None) -> IncidentContext
     )  # fmt: skip
 
 
-def test_answer_is_valid_block_kit_and_says_what_it_is() -> None:
-    text, answer = blocks.triage_answer(
-        _context(["pool exhausted"], gaps=["channel info: Slack answered ratelimited"]), "UTC"
+def _report(hypotheses: int = 2, *, mode: str = "evidence-only", novel: bool = False) -> TriageReport:
+    long = "x" * MAX_TEXT
+    return TriageReport(
+        mode=mode,  # type: ignore[arg-type]
+        mode_reason="no LLM is configured",
+        summary=Summary(
+            what="504s on checkout", cause="pool exhausted", cause_confidence="low", next="check"
+        ),
+        hypotheses=[
+            Hypothesis(
+                id=f"H{i + 1}",
+                statement=f"hypothesis {i} <!channel> {long}",
+                confidence="low",
+                evidence=[EvidenceRef(kind="log", id=f"T{i:08x}", quote=long) for _ in range(12)],
+                checks=[long] * 6,
+                actions=[SuggestedAction(action_type="rollback", target="payments-svc", rationale=long)] * 4,
+            )
+            for i in range(hypotheses)
+        ],
+        novel=novel,
+        novelty_reason="nothing similar",
+        action_cap="suggest" if novel else None,
     )
+
+
+def test_answer_is_valid_block_kit_and_says_what_it_is() -> None:
+    ctx = _context(["pool exhausted"], gaps=["channel info: Slack answered ratelimited"])
+    text, answer = report_blocks.answer(ctx, _report(), "UTC")
     assert validate_blocks(answer) == []
     rendered = str(answer)
-    assert "*Reported*: db @channel" in rendered
+    assert "*Reported*: db @channel" in rendered and "<!channel>" not in rendered
     assert "Gap in the evidence" in rendered and "ratelimited" in rendered
-    assert "Evidence-only mode" in rendered
-    assert text.startswith("Triage: #inc-x: 1 messages in 10:40–11:10 UTC")
+    assert "Evidence-only mode: no LLM is configured." in rendered
+    assert "*What's going on*: 504s on checkout" in rendered and "*Likely cause* (low confidence)" in rendered
+    buttons = [e["action_id"] for b in answer if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == [ids.HYP_SUPPORT, ids.HYP_REJECT, ids.HYP_NEED_DATA] * 2
+    assert text == "Triage: #inc-x: pool exhausted"
 
 
-def test_huge_conversation_is_trimmed_to_the_newest_lines_within_limits() -> None:
-    _, answer = blocks.triage_answer(_context([f"line {i} " + "y" * 2000 for i in range(40)]), "UTC")
-    assert validate_blocks(answer) == []
+def test_the_largest_possible_board_stays_within_block_kit_limits() -> None:
+    ctx = _context(["x"])
+    _, answer = report_blocks.answer(ctx, _report(MAX_HYPOTHESES, novel=True), "UTC")
+    assert validate_blocks(answer) == [] and len(answer) < 50
+    assert "This looks novel" in str(answer) and "suggestion only: novel incident" in str(answer)
+
+
+def test_huge_conversation_goes_to_the_details_reply_trimmed_to_the_newest_lines() -> None:
+    _, details = report_blocks.details(_context([f"line {i} " + "y" * 2000 for i in range(40)]), "UTC")
+    assert validate_blocks(details) == []
     conversation = next(
-        b["text"]["text"] for b in answer if "Channel in this window" in b.get("text", {}).get("text", "")
+        b["text"]["text"] for b in details if "Channel in this window" in b.get("text", {}).get("text", "")
     )
     assert "line 39" in conversation and "line 0 " not in conversation
 

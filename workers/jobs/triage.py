@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,6 +23,7 @@ from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
 from workers.knowledge.service import KnowledgeDeps
+from workers.llm.budget import Budget
 from workers.logconfig import secret_values
 from workers.models import (
     ChannelMessage,
@@ -33,9 +36,12 @@ from workers.models import (
 from workers.redaction import ConsistentRedactor, prepare_egress, redact_strings
 from workers.runtime import EvidenceDeps
 from workers.settings import Settings
-from workers.slack import blocks
+from workers.slack import report_blocks
+from workers.triage.engine import Engine
 
 HISTORY_PAGE = 200
+DETAILS_BLOCK = "triage-details"
+_SEVERITY = re.compile(r"\bsev[ -]?([1-4])\b|\bp([1-4])\b", re.I)
 SIGNATURE_IN_QUERY = 5  # templates added to the search text
 
 
@@ -45,23 +51,100 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     rt = runtime.current()
     with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
         started = time.monotonic()
+        zone = rt.settings.incident.timezone
         redactor = ConsistentRedactor.with_secrets(secret_values(rt.settings))
         ctx = asyncio.run(
             assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence, redactor, rt.knowledge)
         )
+        _post(rt, redactor, request, *report_blocks.progress(_progress_line(ctx, rt.engine), request.run_id))
+        budget = Budget.for_severity(rt.settings.llm, severity_of(request.text))
+        egress = partial(rt.incidents.record_egress, request.incident_id)
+        report = rt.engine.report(ctx, budget, redactor, egress)
+        report = rt.board.merge(request.incident_id, report, request.run_id)
         ctx.elapsed_s = time.monotonic() - started
-        text, answer = blocks.triage_answer(ctx, rt.settings.incident.timezone)
-        # Whatever the answer quotes (log lines, channel messages) is redacted once more on the way out.
-        message = redact_strings({"text": text, "blocks": answer}, redactor)
-        url = f"{rt.settings.slack.api_url}chat.update"
-        _body, egress = prepare_egress(redactor, url, json.dumps(message), "triage answer")
-        rt.slack.chat_update(channel=request.channel_id, ts=request.placeholder_ts, **message)
-        # Masked in the evidence and in the answer, this run.
-        rt.incidents.record_egress(request.incident_id, replace(egress, masked=dict(redactor.counts)))
-        line.update(outcome="answered", messages=ctx.messages_in_window, gaps=len(ctx.gaps))
+        runs = max(1, len(rt.incidents.triages(request.incident_id)))
+        _details(rt, redactor, request, *report_blocks.details(ctx, zone))
+        _post(rt, redactor, request, *report_blocks.answer(ctx, report, zone, run=runs), run_totals=True)
+        # Masked in the evidence, the prompts and the answer, this run.
+        masked = dict(redactor.counts)
+        line.update(
+            outcome="answered",
+            mode=report.mode,
+            hypotheses=len(report.hypotheses),
+            dropped=report.grounding.dropped_hypotheses,
+            downgraded=report.grounding.downgraded,
+            novel=report.novel,
+            tokens=report.usage.prompt_tokens + report.usage.completion_tokens,
+            masked=sum(masked.values()),
+            messages=ctx.messages_in_window,
+            gaps=len(ctx.gaps),
+        )
         if ctx.evidence is not None:
             line.update(digest_tokens=ctx.evidence.tokens, evidence=len(ctx.evidence.entries))
-        return {"messages": ctx.messages_in_window, "gaps": ctx.gaps}
+        return {"messages": ctx.messages_in_window, "gaps": ctx.gaps, "mode": report.mode}
+
+
+def severity_of(text: str) -> str:
+    """`sev1`/`SEV-2`/`p1` in the /triage text, else unknown (the budget's default scale)."""
+    m = _SEVERITY.search(text)
+    return f"SEV{m.group(1) or m.group(2)}" if m else ""
+
+
+def _progress_line(ctx: IncidentContext, engine: Engine) -> str:
+    found = []
+    if ctx.evidence is not None:
+        found.append(f"{len(ctx.evidence.entries)} log findings")
+    if ctx.knowledge is not None:
+        found.append(f"{len(ctx.knowledge.matches)} similar past incidents")
+    found.append(f"{ctx.messages_in_window} channel messages")
+    doing = "asking the model" if engine.llm is not None else "ranking known patterns (evidence-only mode)"
+    return f"Gathered {', '.join(found)}; {doing}…"
+
+
+def _post(
+    rt: runtime.Runtime,
+    redactor: ConsistentRedactor,
+    req: TriageRequest,
+    text: str,
+    body: list[Any],
+    *,
+    run_totals: bool = False,
+) -> None:
+    """Edit the answer message. Whatever it quotes is redacted once more on the way out; the final
+    answer's egress record counts what was masked in the whole run (evidence, prompts, answer)."""
+    message = redact_strings({"text": text, "blocks": body}, redactor)
+    url = f"{rt.settings.slack.api_url}chat.update"
+    _body, record = prepare_egress(redactor, url, json.dumps(message), "triage answer")
+    rt.slack.chat_update(channel=req.channel_id, ts=req.placeholder_ts, **message)
+    if run_totals:
+        record = replace(record, masked=dict(redactor.counts))
+    rt.incidents.record_egress(req.incident_id, record)
+
+
+def _details(
+    rt: runtime.Runtime, redactor: ConsistentRedactor, req: TriageRequest, text: str, body: list[Any]
+) -> None:
+    """The thread reply with the long parts: edited when it exists, so a retry or a re-run adds none."""
+    body = [{**body[0], "block_id": DETAILS_BLOCK}, *body[1:]]
+    message = redact_strings({"text": text, "blocks": body}, redactor)
+    replies = rt.slack.conversations_replies(channel=req.channel_id, ts=req.placeholder_ts, limit=200)
+    found: list[dict[str, Any]] = replies.get("messages", [])
+    mine = next(
+        (
+            m
+            for m in found
+            if m.get("ts") != req.placeholder_ts
+            and any(b.get("block_id") == DETAILS_BLOCK for b in m.get("blocks", []))
+        ),
+        None,
+    )
+    url = f"{rt.settings.slack.api_url}{'chat.update' if mine else 'chat.postMessage'}"
+    _body, record = prepare_egress(redactor, url, json.dumps(message), "triage details")
+    if mine is not None:
+        rt.slack.chat_update(channel=req.channel_id, ts=mine["ts"], **message)
+    else:
+        rt.slack.chat_postMessage(channel=req.channel_id, thread_ts=req.placeholder_ts, **message)
+    rt.incidents.record_egress(req.incident_id, record)
 
 
 async def assemble(
@@ -149,6 +232,7 @@ def _view(evidence: Evidence) -> EvidenceView:
     digest = evidence.digest
     entries = [
         EvidenceEntry(
+            template_id=e.template_id,
             kind=e.kind,
             severity=e.severity,
             count=e.incident_count,

@@ -44,6 +44,7 @@ EMBED_BATCH = 64
 SNIPPET_CHARS = 300
 _PASSAGE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
+
 @dataclass(frozen=True)
 class Match:
     record_id: str

@@ -10,7 +10,7 @@ import redis
 
 from workers.knowledge.embeddings import HttpEmbedder
 from workers.knowledge.feedback import FeedbackStore
-from workers.knowledge.search import KnowledgeIndex, Match, novelty
+from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex, Match, novelty
 from workers.knowledge.store import KnowledgeStore
 from workers.models import KnowledgeView, SimilarIncident
 from workers.settings import LLMSettings
@@ -62,7 +62,7 @@ class KnowledgeDeps:
         verdict = novelty(matches)
         return KnowledgeView(
             incident_type=service or "unknown",
-            matches=[_similar(m) for m in matches],
+            matches=[_similar(m) for m in matches if m.score > NOVELTY_THRESHOLD],
             novelty=verdict.score,
             novel=verdict.novel,
             reason=verdict.reason,
@@ -77,4 +77,5 @@ def _similar(m: Match) -> SimilarIncident:
         snippet=m.snippet,
         root_cause=m.root_cause,
         fix=m.fix,
+        signature=m.parts.get("signature", 0.0),
     )

@@ -1,4 +1,4 @@
-"""Block Kit for the messages the worker posts: placeholder, triage answer, failure.
+"""Block Kit building blocks, and the small messages: placeholder, failure, search results.
 
 Text that came from people or logs is neutralised before it is shown: mentions become plain
 names (quoting `<!channel>` must never ping a channel) and stray angle brackets are escaped.
@@ -48,11 +48,11 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _section(text: str) -> Block:
+def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
 
 
-def _context(*parts: str) -> Block:
+def context(*parts: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(p, SECTION_MAX)} for p in parts]}
 
 
@@ -64,74 +64,42 @@ def fmt_window(window: Window, zone: str) -> str:
     return label + (f", from “{window.phrase}”" if window.phrase else ", the default window")
 
 
-def placeholder(requester_id: str, window: Window, zone: str, run_id: str) -> tuple[str, list[Block]]:
-    text = f"Triage requested by <@{requester_id}>: gathering context for {fmt_window(window, zone)}…"
-    return text, [_section(f":mag: {text}"), _context(f"run id `{run_id}`")]
+def placeholder(
+    requester_id: str, window: Window, zone: str, run_id: str, run: int = 1
+) -> tuple[str, list[Block]]:
+    again = f" (run {run}, updating this board)" if run > 1 else ""
+    text = f"Triage requested by <@{requester_id}>{again}: gathering context for {fmt_window(window, zone)}…"
+    return text, [section(f":mag: {text}"), context(f"run id `{run_id}`")]
 
 
 def failure(run_id: str, reason: str) -> tuple[str, list[Block]]:
     text = f"Triage failed: {reason}. Nothing else was changed."
     return text, [
-        _section(
+        section(
             f":warning: *{text}*\nRun `/triage` again; if it keeps failing, give your admins the run id."
         ),
-        _context(f"run id `{run_id}`"),
+        context(f"run id `{run_id}`"),
     ]
 
 
-def _when(at: datetime, zone: str) -> str:
+def when(at: datetime, zone: str) -> str:
     return f"{at.astimezone(ZoneInfo(zone)):%H:%M}"
 
 
-def triage_answer(ctx: IncidentContext, zone: str) -> tuple[str, list[Block]]:
-    req = ctx.request
-    names = {m.user: m.author for m in ctx.messages if m.author}
-    title = f"Triage: #{ctx.channel_name}"
-    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": clip(title, 150)}}]
-    incident = ctx.incident
-    facts = [f"*Requested by* @{ctx.requester_name}", f"*Window* {fmt_window(req.window, zone)}"]
-    if incident is not None:
-        facts.insert(
-            0, f"*Incident* `{incident.id}` · {incident.status} since {_when(incident.started_at, zone)}"
-        )
-    blocks.append(_section("\n".join(facts)))
-    if req.text:
-        blocks.append(_section(f"*Reported*: {neutralise(req.text, names)}"))
-    if ctx.evidence is not None:
-        blocks.extend(_evidence(ctx.evidence, zone))
-    if ctx.knowledge is not None:
-        blocks.extend(_knowledge(ctx.knowledge))
-    blocks.append(_section(_conversation(ctx, zone, names)))
-    for gap in ctx.gaps:
-        blocks.append(_section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
-    mode = "" if ctx.llm_configured else "Evidence-only mode: no LLM is configured. "
-    built = "this channel's messages" + (" and the service's logs" if ctx.evidence else "")
-    blocks.append(
-        _context(
-            f"{mode}Built from {built} in the window. "
-            f"run id `{req.run_id}` · assembled in {ctx.elapsed_s:.1f} s"
-        )
-    )
-    text = f"{title}: {ctx.messages_in_window} messages in {fmt_window(req.window, zone)}"
-    return text, blocks
-
-
-def _evidence(view: EvidenceView, zone: str) -> list[Block]:
+def evidence(view: EvidenceView, zone: str) -> list[Block]:
     """The digest's best entries, one section each (quoted lines are redacted, verbatim)."""
     quoted = [e for e in view.entries if e.exemplar is not None and e.kind != "steady"][:EVIDENCE_SHOWN]
     if not quoted:
-        return [_section(f"*Log evidence* for `{view.service or 'all services'}`: nothing stood out.")]
-    out = [_section(f"*Log evidence* for `{view.service or 'all services'}`, strongest first:")]
+        return [section(f"*Log evidence* for `{view.service or 'all services'}`: nothing stood out.")]
+    out = [section(f"*Log evidence* for `{view.service or 'all services'}`, strongest first:")]
     for e in quoted:
         baseline = f" (baseline {e.baseline_count})" if e.baseline_count is not None else ""
         ratio = f", {e.ratio:.1f}× the baseline rate" if e.kind == "surging" and e.ratio else ""
-        when = (
-            f" · {_when(e.first_seen, zone)}–{_when(e.last_seen, zone)}"
-            if e.first_seen and e.last_seen
-            else ""
+        span = (
+            f" · {when(e.first_seen, zone)}–{when(e.last_seen, zone)}" if e.first_seen and e.last_seen else ""
         )
         quote = clip(neutralise(e.exemplar or ""), QUOTE_MAX)
-        out.append(_section(f"*{e.kind}* {e.severity} ×{e.count}{baseline}{ratio}{when}\n>{quote}"))
+        out.append(section(f"*{e.kind}* {e.severity} ×{e.count}{baseline}{ratio}{span}\n>{quote}"))
     approx = "" if view.exact else ", approximate"
     more = (
         f" · {len(view.entries) - len(quoted)} more in the digest" if len(view.entries) > len(quoted) else ""
@@ -139,11 +107,11 @@ def _evidence(view: EvidenceView, zone: str) -> list[Block]:
     cut = f", {view.cut} templates cut" if view.cut else ""
     sources = " · ".join(view.sources)
     digest = f"Digest {view.tokens} of {view.budget_tokens} tokens ({view.encoding}{approx}{cut})"
-    out.append(_context(f"{digest}{more} · {sources}"))
+    out.append(context(f"{digest}{more} · {sources}"))
     return out
 
 
-def _match_text(m: SimilarIncident) -> str:
+def match_text(m: SimilarIncident) -> str:
     lines = [f"*{neutralise(m.title)}* `{m.record_id}` (score {m.score:.2f})"]
     if m.root_cause:
         lines.append(f"Root cause: {clip(neutralise(m.root_cause), 600)}")
@@ -154,33 +122,33 @@ def _match_text(m: SimilarIncident) -> str:
     return "\n".join(lines)
 
 
-def _knowledge(view: KnowledgeView) -> list[Block]:
+def knowledge(view: KnowledgeView) -> list[Block]:
     """Similar past incidents with feedback buttons, or a plain statement that this looks new."""
     if view.novel:
         return [
-            _section(
+            section(
                 f":new: *No similar past incident* (novelty {view.novelty:.2f}). {neutralise(view.reason)} "
                 "This looks new: it needs human judgment."
             )
         ]
-    out = [_section(f"*Similar past incidents* (novelty {view.novelty:.2f}):")]
+    out = [section(f"*Similar past incidents* (novelty {view.novelty:.2f}):")]
     for m in view.matches[:SIMILAR_SHOWN]:
         value = f"{m.record_id}|{view.incident_type}"
-        out.append(_section(_match_text(m)))
+        out.append(section(match_text(m)))
         out.append(
             {
                 "type": "actions",
                 "block_id": clip(f"kb:{m.record_id}", 255),
                 "elements": [
-                    _button("Same cause", ids.KB_SAME_CAUSE, value),
-                    _button("Not related", ids.KB_NOT_RELATED, value),
+                    button("Same cause", ids.KB_SAME_CAUSE, value),
+                    button("Not related", ids.KB_NOT_RELATED, value),
                 ],
             }
         )
     return out
 
 
-def _button(label: str, action_id: str, value: str) -> Block:
+def button(label: str, action_id: str, value: str) -> Block:
     return {
         "type": "button",
         "text": {"type": "plain_text", "text": label},
@@ -193,12 +161,12 @@ def search_results(query: str, matches: list[SimilarIncident]) -> tuple[str, lis
     """The ephemeral answer to `/triage search`."""
     if not matches:
         text = f"No past incident matches “{neutralise(query)}”."
-        return text, [_section(text)]
+        return text, [section(text)]
     text = f"{len(matches)} past incidents match “{neutralise(query)}”"
-    return text, [_section(f"*{text}:*"), *(_section(_match_text(m)) for m in matches[:SEARCH_SHOWN])]
+    return text, [section(f"*{text}:*"), *(section(match_text(m)) for m in matches[:SEARCH_SHOWN])]
 
 
-def _conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> str:
+def conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> str:
     shown = ctx.messages
     if not shown:
         return "*Channel in this window*: no messages."
@@ -208,7 +176,7 @@ def _conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> 
     for m in shown:
         replies = f" _({m.reply_count} replies)_" if m.reply_count else ""
         body = clip(neutralise(m.text, names).replace("\n", " "), LINE_MAX)
-        lines.append(f"• `{_when(m.at, zone)}` *{m.author or m.user}*: {body}{replies}")
+        lines.append(f"• `{when(m.at, zone)}` *{m.author or m.user}*: {body}{replies}")
     # Keep the newest lines when the section would overflow.
     while lines and len(head) + sum(len(line) + 1 for line in lines) > SECTION_MAX - 40:
         lines.pop(0)

@@ -6,3 +6,9 @@ MESSAGE_EVENT = "message"
 # Feedback on a similar past incident shown in an answer; the value is "<record id>|<incident type>".
 KB_SAME_CAUSE = "kb_same_cause"
 KB_NOT_RELATED = "kb_not_related"
+
+# Verdicts on a hypothesis of the board; the value is "<incident id>|<hypothesis id>".
+HYP_SUPPORT = "hyp_support"
+HYP_REJECT = "hyp_reject"
+HYP_NEED_DATA = "hyp_need_data"
+HYPOTHESIS_VERDICTS = {HYP_SUPPORT: "support", HYP_REJECT: "reject", HYP_NEED_DATA: "need_data"}

@@ -1,0 +1,1 @@
+"""Prompt templates, shipped in the package; see workers/llm/prompts.py."""

@@ -1,0 +1,166 @@
+"""Triage with an LLM: a real OpenAI-compatible server on loopback answers through the whole stack
+(signed /triage → bot → Redis → worker → LLM → grounding → board → Slack stand-in)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from bot.localstack import LocalStack
+from tests.integration.conftest import bot_messages, new_channel, wait_answer
+from tests.support.fake_llm import FakeLLM
+from workers.slack import ids
+
+PASTED = "xoxp-1234567890-0987654321-abcdefABCDEF"
+_MESSAGE = re.compile(r"^- ts (\S+) · [^:]+: (.*)$", re.M)
+
+
+def _answer_from_prompt(body: dict[str, Any]) -> str:
+    """What a careful model would say: one hypothesis citing a real message verbatim, one invented."""
+    prompt = body["messages"][-1]["content"]
+    cited = [(ts, text) for ts, text in _MESSAGE.findall(prompt) if "pool" in text]
+    ts, text = cited[-1]
+    return json.dumps(
+        {
+            "summary": {
+                "what": "Checkout requests time out",
+                "cause": "payments-svc connection pool exhausted",
+                "cause_confidence": "high",
+                "next": "Check pool wait time",
+            },
+            "hypotheses": [
+                {
+                    "statement": "payments-svc pool exhausted by retries",
+                    "confidence": "high",
+                    "evidence": [{"kind": "message", "id": ts, "quote": text[:30]}],
+                    "checks": ["pool wait time on the dashboard"],
+                    "actions": [{"action_type": "rollback", "target": "payments-svc"}],
+                },
+                {
+                    "statement": "a solar flare",
+                    "confidence": "high",
+                    "evidence": [{"kind": "log", "id": "T12345678", "quote": "cosmic rays"}],
+                },
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeLLM]:
+    with FakeLLM(default=_answer_from_prompt) as server:
+        yield server
+
+
+def _stack(make_stack: Callable[..., LocalStack], llm: FakeLLM, **env: str) -> LocalStack:
+    return make_stack(
+        env={
+            "OPENAI_BASE_URL": llm.base_url,
+            "OPENAI_API_KEY": "sk-test-key",
+            "LLM_MODEL": "gpt-4o-mini",
+            **env,
+        }
+    )
+
+
+def _triage(stack: LocalStack, channel: str, name: str, text: str = "checkout 504s") -> None:
+    resp = stack.driver().slash_command(text, user_id="U0ALICE", channel_id=channel, channel_name=name)
+    assert resp.status == 200
+
+
+def test_grounded_answer_with_hypotheses_board_and_a_redacted_prompt(
+    make_stack: Callable[..., LocalStack], llm: FakeLLM
+) -> None:
+    stack = _stack(make_stack, llm)
+    channel, name = new_channel(stack)
+    stack.standin.state.add_user("U0CHEN", "chen", "Chen Wei")
+    stack.standin.state.add_message(channel, "U0CHEN", "payments-svc pool at 50/50 in use, waits climbing")
+    stack.standin.state.add_message(channel, "U0CHEN", f"tried the admin token {PASTED}")
+    _triage(stack, channel, name)
+    answer = wait_answer(stack, channel)
+    text = str(answer["blocks"])
+    assert "*Likely cause* (low confidence): payments-svc connection pool exhausted" in text  # capped: thin
+    assert "payments-svc pool exhausted by retries" in text and "solar flare" not in text
+    assert "(capped from high)" in text and "Suggested: `rollback payments-svc`" in text
+    assert "LLM `gpt-4o-mini`" in text and "grounding: 1 dropped, 1 downgraded" in text
+    assert "prompts triage/system v1, triage/user v1" in text
+    assert [e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+        ids.HYP_SUPPORT,
+        ids.HYP_REJECT,
+        ids.HYP_NEED_DATA,
+    ]
+    [request] = llm.chat_requests()
+    sent = json.dumps(request.body)
+    assert PASTED not in sent and "[REDACTED:slack_token#" in sent  # redacted before it left
+    assert request.body["response_format"]["type"] == "json_schema"
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        incident = client.get(f"ic:channel:{channel}:incident")
+        assert incident is not None
+        egress = client.xrange(f"ic:incident:{incident.decode()}:egress")
+    finally:
+        client.close()
+    purposes = [fields[b"purpose"].decode() for _id, fields in egress]
+    assert purposes[:3] == ["triage answer", "prompt triage/system", "prompt triage/user"]
+
+
+def test_a_failing_llm_still_gets_an_evidence_only_answer(
+    make_stack: Callable[..., LocalStack], llm: FakeLLM
+) -> None:
+    llm.default = None  # every request: HTTP 500
+    stack = _stack(make_stack, llm, LLM_MAX_RETRIES="1")
+    channel, name = new_channel(stack)
+    _triage(stack, channel, name)
+    answer = wait_answer(stack, channel)
+    text = str(answer["blocks"])
+    assert "Evidence-only mode: the LLM gave no usable answer" in text and "HTTP 500 after 2 attempts" in text
+    assert "*Best effort*" in text and len(llm.chat_requests()) == 2
+    assert "Triage failed" not in text
+
+
+def test_rerun_updates_the_board_in_place_and_clicks_reach_the_timeline(
+    make_stack: Callable[..., LocalStack], llm: FakeLLM
+) -> None:
+    stack = _stack(make_stack, llm)
+    channel, name = new_channel(stack)
+    stack.standin.state.add_message(channel, "U0ALICE", "ledger pool exhausted again?")
+    _triage(stack, channel, name)
+    first = wait_answer(stack, channel)
+    assert ":new: new" in str(first["blocks"])
+    _triage(stack, channel, name, "checkout 504s again")
+    assert stack.standin.wait_for(lambda: "*Run* 2" in str(bot_messages(stack, channel)[0]["blocks"]), 20)
+    assert len(bot_messages(stack, channel)) == 1  # the same message, not a second wall of text
+    second = str(bot_messages(stack, channel)[0]["blocks"])
+    assert "`H1` *low*" in second and ":new: new" not in second  # the same hypothesis, same id, unchanged
+
+    resp = stack.driver().block_action(
+        ids.HYP_REJECT, f"{_incident(stack, channel)}|H1", user_id="U0BRUNO", channel_id=channel,
+        message_ts=first["ts"],
+    )  # fmt: skip
+    assert resp.status == 200
+    assert stack.standin.wait_for(
+        lambda: any("you rejected `H1`" in p.get("text", "") for p in stack.standin.state.response_posts()),
+        10,
+    )
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        events = client.xrange(f"ic:incident:{_incident(stack, channel)}:timeline")
+    finally:
+        client.close()
+    kinds = [(f[b"kind"].decode(), f[b"by"].decode()) for _id, f in events]
+    assert ("hypothesis_raised", "bot") in kinds and kinds[-1] == ("verdict_reject", "U0BRUNO")
+
+
+def _incident(stack: LocalStack, channel: str) -> str:
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        value = client.get(f"ic:channel:{channel}:incident")
+    finally:
+        client.close()
+    assert value is not None
+    return value.decode()

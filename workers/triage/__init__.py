@@ -1,0 +1,1 @@
+"""Triage: the report model, grounding, evidence-only hypotheses, novelty and the board."""
