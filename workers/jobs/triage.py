@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from dataclasses import replace
 from functools import partial
@@ -41,7 +40,6 @@ from workers.triage.engine import Engine
 
 HISTORY_PAGE = 200
 DETAILS_BLOCK = "triage-details"
-_SEVERITY = re.compile(r"\bsev[ -]?([1-4])\b|\bp([1-4])\b", re.I)
 SIGNATURE_IN_QUERY = 5  # templates added to the search text
 
 
@@ -57,14 +55,21 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             assemble(request, rt.slack, rt.incidents, rt.settings, rt.evidence, redactor, rt.knowledge)
         )
         _post(rt, redactor, request, *report_blocks.progress(_progress_line(ctx, rt.engine), request.run_id))
-        budget = Budget.for_severity(rt.settings.llm, severity_of(request.text))
+        assembled = time.monotonic()
+        budget = Budget.for_severity(rt.settings.llm, request.text)  # "sev1" in the text doubles it
         egress = partial(rt.incidents.record_egress, request.incident_id)
         report = rt.engine.report(ctx, budget, redactor, egress)
         report = rt.board.merge(request.incident_id, report, request.run_id)
+        reported = time.monotonic()
         ctx.elapsed_s = time.monotonic() - started
         runs = max(1, len(rt.incidents.triages(request.incident_id)))
         _details(rt, redactor, request, *report_blocks.details(ctx, zone))
         _post(rt, redactor, request, *report_blocks.answer(ctx, report, zone, run=runs), run_totals=True)
+        stages = {
+            "assemble_s": round(assembled - started, 3),
+            "report_s": round(reported - assembled, 3),
+            "post_s": round(time.monotonic() - reported, 3),
+        }
         # Masked in the evidence, the prompts and the answer, this run.
         masked = dict(redactor.counts)
         line.update(
@@ -78,16 +83,12 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             masked=sum(masked.values()),
             messages=ctx.messages_in_window,
             gaps=len(ctx.gaps),
+            prompts=",".join(f"{p.name}@{p.version}:{p.sha256[:12]}" for p in report.prompts),
+            **stages,
         )
         if ctx.evidence is not None:
             line.update(digest_tokens=ctx.evidence.tokens, evidence=len(ctx.evidence.entries))
-        return {"messages": ctx.messages_in_window, "gaps": ctx.gaps, "mode": report.mode}
-
-
-def severity_of(text: str) -> str:
-    """`sev1`/`SEV-2`/`p1` in the /triage text, else unknown (the budget's default scale)."""
-    m = _SEVERITY.search(text)
-    return f"SEV{m.group(1) or m.group(2)}" if m else ""
+        return {"messages": ctx.messages_in_window, "gaps": ctx.gaps, "mode": report.mode, "stages": stages}
 
 
 def _progress_line(ctx: IncidentContext, engine: Engine) -> str:

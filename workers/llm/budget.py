@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from workers.settings import LLMSettings
 
 SEVERITY_SCALE = {"1": 2.0, "2": 1.5, "3": 1.0, "4": 0.5}
-_SEV = re.compile(r"(?:sev|p)\s*-?\s*([1-4])", re.I)
+_SEV = re.compile(r"\b(?:sev|p)\s*-?\s*([1-4])\b", re.I)
 
 
 def severity_scale(severity: str) -> float:
-    """SEV1 ×2, SEV2 ×1.5, SEV3 or unknown ×1, SEV4 ×0.5 (also critical/high/medium/low)."""
+    """SEV1/P1 ×2, SEV2 ×1.5, SEV3 or unknown ×1, SEV4 ×0.5, found anywhere in the text (a bare
+    critical/high/medium/low word counts too)."""
     words = {"critical": "1", "high": "2", "medium": "3", "low": "4"}
     m = _SEV.search(severity)
     level = m.group(1) if m else words.get(severity.strip().lower(), "3")

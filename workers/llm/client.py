@@ -31,6 +31,8 @@ T = TypeVar("T", bound=BaseModel)
 Mode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 20.0
+MESSAGE_OVERHEAD = 4  # tokens per chat message beyond its content
+ANSWER_ROOM = 512  # at least this much of a context window is kept for the answer
 # (model name prefix, context window, output limit); the first prefix that matches wins.
 MODEL_LIMITS: tuple[tuple[str, int, int], ...] = (
     ("gpt-4o", 128_000, 16_384),
@@ -96,6 +98,14 @@ class LLMClient:
         else:
             self._api = openai.OpenAI(base_url=settings.base_url, **common)
 
+    def prompt_tokens(self, texts: Sequence[str]) -> int:
+        """What these messages cost in prompt tokens (with a little per-message overhead)."""
+        return sum(self.counter.count(t) + MESSAGE_OVERHEAD for t in texts)
+
+    def prompt_room(self) -> int:
+        """Prompt tokens that leave room for an answer in the context window."""
+        return self.context_window - min(self.output_limit, max(ANSWER_ROOM, self.context_window // 4))
+
     @property
     def where(self) -> str:
         return str(self._api.base_url)
@@ -148,7 +158,7 @@ class LLMClient:
                 shape = json.dumps(schema.model_json_schema())
                 hint = f"Reply with one JSON object valid against this JSON schema:\n{shape}"
                 messages = [*convo, {"role": "system", "content": hint}]
-            prompt_tokens = sum(self.counter.count(m["content"]) + 4 for m in messages)
+            prompt_tokens = self.prompt_tokens([m["content"] for m in messages])
             if prompt_tokens + min(256, self.output_limit) > self.context_window:
                 raise LLMContextError(
                     f"the prompt needs about {prompt_tokens} tokens; {self.settings.model} takes "

@@ -13,7 +13,7 @@ from workers.errors import LLMError
 from workers.llm.budget import Budget
 from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader, RenderedPrompt
-from workers.models import IncidentContext
+from workers.models import ChannelMessage, EvidenceEntry, IncidentContext, SimilarIncident
 from workers.redaction import ConsistentRedactor, EgressRecord, prepare_egress
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.grounding import GroundingContext, ground
@@ -36,9 +36,10 @@ class Engine:
     ) -> TriageReport:
         if self.llm is None:
             return apply_novelty(evidence_only_report(ctx, "no LLM is configured"), ctx)
-        rendered = self._render(ctx)
+        system, user, shown, trimmed = self._fit(ctx, self.llm)
+        rendered = (system, user)
         messages = []
-        for role, prompt in (("system", rendered[0]), ("user", rendered[1])):
+        for role, prompt in (("system", system), ("user", user)):
             # The prompt leaves the network: redact it once more and record what was sent where.
             text, record = prepare_egress(redactor, self.endpoint, prompt.text, f"prompt {prompt.name}")
             egress(record)
@@ -48,9 +49,9 @@ class Engine:
         except LLMError as exc:
             log.warning("llm failed, answering from evidence", error=str(exc))
             fallback = evidence_only_report(ctx, f"the LLM gave no usable answer ({exc})")
-            fallback.best_effort = f"{type(exc).__name__}: {exc}"
+            fallback.best_effort = "; ".join(p for p in (f"{type(exc).__name__}: {exc}", trimmed) if p)
             return apply_novelty(fallback, ctx)
-        summary, hypotheses, grounding = ground(result.parsed, GroundingContext.of(ctx))
+        summary, hypotheses, grounding = ground(result.parsed, GroundingContext.of(shown))
         report = TriageReport(
             mode="llm",
             summary=summary,
@@ -66,6 +67,7 @@ class Engine:
                 model=result.model,
             ),
         )
+        report.best_effort = trimmed
         if not hypotheses:
             # Nothing the model said survived grounding: show what the evidence alone supports.
             known = evidence_only_report(ctx, "no hypothesis of the model was grounded in the evidence")
@@ -86,8 +88,69 @@ class Engine:
             novelty=knowledge.reason if knowledge is not None else "",
             gaps=ctx.gaps,
             service=ctx.evidence.service if ctx.evidence is not None else "",
-            entries=ctx.evidence.entries if ctx.evidence is not None else [],
-            matches=[m for m in knowledge.matches if not knowledge.novel] if knowledge is not None else [],
+            entries=_entries(ctx),
+            matches=_matches(ctx),
             messages=ctx.messages,
         )
         return system, user
+
+    def _fit(
+        self, ctx: IncidentContext, llm: LLMClient
+    ) -> tuple[RenderedPrompt, RenderedPrompt, IncidentContext, str]:
+        """The prompts and what they show, cut down until they fit the model's context window with
+        room for the answer: older messages go first, then the weakest log findings, then the least
+        similar past incidents."""
+        entries, messages, matches = _entries(ctx), list(ctx.messages), _matches(ctx)
+        full = (len(entries), len(messages), len(matches))
+        while True:
+            shown = _showing(ctx, entries, messages, matches)
+            system, user = self._render(shown)
+            if llm.prompt_tokens([system.text, user.text]) <= llm.prompt_room():
+                break
+            if len(messages) > 2:
+                messages = messages[len(messages) // 2 :]
+            elif len(entries) > 1:
+                entries = entries[: len(entries) * 2 // 3]
+            elif len(matches) > 1:
+                matches = matches[:-1]
+            elif messages or entries or matches:
+                messages, entries, matches = [], [], []
+            else:
+                break  # the fixed text alone does not fit: the client says so
+        kept = (len(entries), len(messages), len(matches))
+        if kept == full:
+            return system, user, shown, ""
+        return (
+            system,
+            user,
+            shown,
+            (
+                f"the prompt was cut to fit the model's {llm.context_window}-token context window: kept "
+                f"{kept[0]} of {full[0]} log findings, {kept[1]} of {full[1]} messages, "
+                f"{kept[2]} of {full[2]} past incidents"
+            ),
+        )
+
+
+def _entries(ctx: IncidentContext) -> list[EvidenceEntry]:
+    return list(ctx.evidence.entries) if ctx.evidence is not None else []
+
+
+def _matches(ctx: IncidentContext) -> list[SimilarIncident]:
+    k = ctx.knowledge
+    return list(k.matches) if k is not None and not k.novel else []
+
+
+def _showing(
+    ctx: IncidentContext,
+    entries: list[EvidenceEntry],
+    messages: list[ChannelMessage],
+    matches: list[SimilarIncident],
+) -> IncidentContext:
+    """The context as far as the model is shown it (grounding checks against exactly this)."""
+    update: dict[str, object] = {"messages": messages}
+    if ctx.evidence is not None:
+        update["evidence"] = ctx.evidence.model_copy(update={"entries": entries})
+    if ctx.knowledge is not None and not ctx.knowledge.novel:
+        update["knowledge"] = ctx.knowledge.model_copy(update={"matches": matches})
+    return ctx.model_copy(update=update)

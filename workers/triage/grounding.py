@@ -1,6 +1,7 @@
 """Grounding in code: every citation must exist in the evidence the model was shown, every quote must
 be verbatim, and confidence may not outrun the evidence. What the model says never widens what the
-bot may do: an action may only name a service that the evidence names.
+bot may do: an action may only name the service under investigation or one the team named (in the
+channel or in a past incident), never one that only appears inside a log line.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class GroundingContext:
                 g.incidents[m.record_id] = [m.title, m.root_cause, m.fix, m.snippet]
         for msg in ctx.messages:
             g.messages[msg.ts] = [msg.text]
-        for texts in (*g.logs.values(), *g.incidents.values(), *g.messages.values()):
+        # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source.
+        for texts in (*g.incidents.values(), *g.messages.values()):
             for text in texts:
                 g.names.update(_NAME.findall(text.lower()))
         g.names.discard("")
