@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue to serve (repeatable; default: all)",
     )
     worker.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    worker.add_argument(
+        "--probe",
+        action="store_true",
+        help="exit 0 if Redis answers and a worker of this host is registered with a live heartbeat "
+        "(for container liveness probes), else 1",
+    )
 
     triage = sub.add_parser(
         "triage",
@@ -75,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     kb_cli.add_parser(sub)
 
+    manifest = sub.add_parser(
+        "manifest",
+        help="print the Slack app manifest",
+        description="Print the Slack app manifest matching this version's commands, events, buttons and "
+        "scopes; paste it at api.slack.com/apps → Create New App → From a manifest.",
+    )
+    where = manifest.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--url", metavar="BASE", help="the bot's public base URL (HTTP mode), e.g. https://copilot.corp"
+    )
+    where.add_argument("--socket-mode", action="store_true", help="for Socket Mode (no public URL)")
+
     sub.add_parser(
         "demo",
         help="replay a bundled incident end to end on embedded defaults",
@@ -93,7 +111,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
 
     from bot.app import build_app
     from bot.deps import BotDeps
-    from bot.server import make_server, make_wsgi, readiness
+    from bot.server import make_server, make_wsgi, metrics_registry, readiness
     from workers.runtime import Runtime
 
     settings.check_for("bot")
@@ -118,7 +136,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         )
     else:
         probe = readiness(rt.redis.client)
-    wsgi = make_wsgi(None if socket_mode else app, probe)
+    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client))
     server = make_server(
         wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
     )
@@ -165,10 +183,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bot":
             return run_bot(settings, args.port, args.host)
         if args.command == "worker":
-            from workers.worker import run_worker
+            from workers.worker import probe_worker, run_worker
 
+            if args.probe:
+                return probe_worker(settings)
             settings.check_for("worker")
             run_worker(settings, args.queues or ALL_QUEUES, burst=args.burst)
+            return 0
+        if args.command == "manifest":
+            from bot.manifest import render
+
+            print(render(None if args.socket_mode else args.url), end="")
             return 0
         if args.command == "kb":
             return kb_cli.run_kb(settings, args)

@@ -1,4 +1,5 @@
-"""The HTTP front: `POST /slack/events` for Bolt, `GET /healthz` and `GET /readyz` for the platform.
+"""The HTTP front: `POST /slack/events` for Bolt; `GET /healthz`, `GET /readyz` and `GET /metrics`
+(Prometheus) for the platform.
 
 Served by waitress, a production WSGI server (multi-threaded, no development-server caveats).
 In Socket Mode the same health endpoints are served while Bolt talks to Slack over a websocket.
@@ -11,9 +12,13 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import redis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+
+from workers.metrics import RedisCollector
+from workers.queue import ALL_QUEUES
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -41,8 +46,10 @@ def readiness(client: redis.Redis, extra: Probe | None = None) -> Probe:
     return probe
 
 
-def make_wsgi(app: App | None, ready: Probe) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """The WSGI application; `app=None` serves only the health endpoints (Socket Mode)."""
+def make_wsgi(
+    app: App | None, ready: Probe, registry: CollectorRegistry | None = None
+) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
+    """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -57,9 +64,25 @@ def make_wsgi(app: App | None, ready: Probe) -> Callable[[WSGIEnvironment, Start
             return _json(
                 start_response, "200 OK" if ok else "503 Service Unavailable", {"ready": ok, **checks}
             )
+        if path == "/metrics" and method == "GET" and registry is not None:
+            try:
+                body = generate_latest(registry)
+            except redis.RedisError:
+                return _json(start_response, "503 Service Unavailable", {"error": "redis_unreachable"})
+            start_response(
+                "200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))]
+            )
+            return [body]
         return _json(start_response, "404 Not Found", {"error": "not_found", "path": path})
 
     return wsgi
+
+
+def metrics_registry(client: redis.Redis) -> CollectorRegistry:
+    """Every process's counters (kept in Redis) and the queue depths, read at scrape time."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RedisCollector(client, {q: f"rq:queue:{q}" for q in ALL_QUEUES}))
+    return registry
 
 
 def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:

@@ -25,6 +25,7 @@ from rq.serializers import JSONSerializer
 
 from workers import queue as queues
 from workers import runtime
+from workers.redisconn import connect
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -112,3 +113,22 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))
     finally:
         rt.close()
+
+
+def probe_worker(settings: Settings) -> int:
+    """0 when Redis answers and RQ lists a worker of this host (its key expires when heartbeats stop)."""
+    try:
+        handle = connect(settings.redis)
+    except Exception as exc:  # a probe reports, it never raises
+        print(f"not live: Redis: {exc}")
+        return 1
+    try:
+        host = socket.gethostname()
+        mine = [w.name for w in Worker.all(connection=handle.client) if w.hostname == host]
+    except redis.RedisError as exc:
+        print(f"not live: Redis: {exc}")
+        return 1
+    finally:
+        handle.close()
+    print(f"live: {', '.join(mine)}" if mine else f"not live: no worker registered for {host}")
+    return 0 if mine else 1

@@ -9,6 +9,7 @@ import re
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -114,6 +115,20 @@ def _answered(stack: LocalStack, channel: str) -> bool:
     )
 
 
+SHOWN_METRICS = (
+    "incident_copilot_commands_total",
+    "incident_copilot_jobs_total",
+    "incident_copilot_decisions_total",
+)
+
+
+def scrape(base_url: str) -> str:
+    """The counters an operator would graph first, as Prometheus serves them."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return "\n".join(f"  {line}" for line in text.splitlines() if line.startswith(SHOWN_METRICS))
+
+
 def run_demo(out: TextIO = sys.stdout) -> int:
     started = time.monotonic()
     scenario = load_scenario()
@@ -136,6 +151,7 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             print(f"\n#{scenario['channel']['name']}, as the on-call engineer sees it:\n", file=out)
             print(render_conversation(stack.standin, channel), file=out)
             calls = len(stack.standin.calls)
+            print(f"\nThe bot's own /metrics after the run:\n{scrape(stack.base_url)}", file=out)
         print(
             f"\n/triage acknowledged in {ack_s * 1000:.0f} ms; answer in place {answered_s:.1f} s "
             f"after start; {calls} Slack API calls. Everything stopped.",

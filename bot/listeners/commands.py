@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from workers import metrics
 from workers.errors import UserInputError
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
@@ -39,6 +41,9 @@ NOT_IN_CHANNEL = (
 )
 
 
+SUBCOMMANDS = ("help", "status", "search")
+
+
 def register(app: App) -> None:
     app.command(ids.TRIAGE_COMMAND)(handle_triage)
 
@@ -50,23 +55,47 @@ def handle_triage(
     run_id: str = context["run_id"]
     text = (command.get("text") or "").strip()
     word = text.split(" ", 1)[0].lower()
+    sub = word if word in SUBCOMMANDS else "triage"
+    arrived = time.monotonic()
+
+    def ack_timed(*args: Any, **kwargs: Any) -> None:
+        ack(*args, **kwargs)
+        metrics.observe(deps.redis, "ack_seconds", time.monotonic() - arrived, command=sub)
+
     scope = {"command": ids.TRIAGE_COMMAND, "run_id": run_id, "channel": command.get("channel_id")}
-    with unit_of_work("command handled", **scope, user=command.get("user_id"), sub=word or "triage") as line:
-        if word == "help":
-            settings = deps.settings.incident
-            ack(
-                text=HELP.format(zone=settings.timezone, default=settings.default_window_minutes),
-                response_type="ephemeral",
-            )
-            line["outcome"] = "help"
-        elif word == "status":
-            ack()
-            line["outcome"] = _status(command, respond, deps, run_id)
-        elif word == "search":
-            ack()
-            line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
-        else:
-            line["outcome"] = _triage(ack, command, respond, client, deps, run_id, text)
+    with unit_of_work("command handled", **scope, user=command.get("user_id"), sub=sub) as line:
+        try:
+            _dispatch(ack_timed, command, respond, client, deps, run_id, text, word, line)
+        finally:
+            metrics.inc(deps.redis, "commands", sub=sub, outcome=str(line.get("outcome", "error")))
+
+
+def _dispatch(
+    ack: Any,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    deps: BotDeps,
+    run_id: str,
+    text: str,
+    word: str,
+    line: dict[str, Any],
+) -> None:
+    if word == "help":
+        settings = deps.settings.incident
+        ack(
+            text=HELP.format(zone=settings.timezone, default=settings.default_window_minutes),
+            response_type="ephemeral",
+        )
+        line["outcome"] = "help"
+    elif word == "status":
+        ack()
+        line["outcome"] = _status(command, respond, deps, run_id)
+    elif word == "search":
+        ack()
+        line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
+    else:
+        line["outcome"] = _triage(ack, command, respond, client, deps, run_id, text)
 
 
 def _triage(

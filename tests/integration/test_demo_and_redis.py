@@ -46,6 +46,13 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "*Likely cause* (medium confidence): Same cause as INC-2025-0912" in out
     assert "[ Support ]  [ Reject ]  [ Need data ]" in out and "Suggested: `rollback payments-svc`" in out
     assert "A change to payments-svc" in out  # the deploy logged just before the errors
+    assert re.search(r'incident_copilot_commands_total\{outcome="enqueued",sub="triage"\} 1\.0', out)
+    assert re.search(
+        r'incident_copilot_jobs_total\{mode="evidence-only",outcome="answered",type="triage"\} 1\.0', out
+    )
+    assert re.search(
+        r'incident_copilot_decisions_total\{level="suggest",reason="no policy: suggest"\} 1\.0', out
+    )
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 
@@ -169,3 +170,20 @@ def test_health_endpoints(stack: LocalStack) -> None:
         assert r.status == 200
     with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
         assert r.status == 200 and b'"redis": true' in r.read()
+
+
+def test_metrics_show_commands_ack_latency_jobs_and_queue_depth(stack: LocalStack) -> None:
+    channel, name = new_channel(stack)
+    stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
+    wait_answer(stack, channel)
+    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=5) as resp:
+        assert resp.headers["Content-Type"].startswith("text/plain")
+        text = resp.read().decode()
+    assert re.search(r'incident_copilot_commands_total\{outcome="enqueued",sub="triage"\} [1-9]', text)
+    assert re.search(r'incident_copilot_ack_seconds_bucket\{command="triage",le="3\.0"\} [1-9]', text)
+    assert re.search(r'incident_copilot_ack_seconds_count\{command="triage"\} [1-9]', text)
+    assert re.search(r'incident_copilot_job_seconds_count\{type="triage"\} [1-9]', text)
+    assert re.search(
+        r'incident_copilot_jobs_total\{mode="evidence-only",outcome="answered",type="triage"\} [1-9]', text
+    )
+    assert 'incident_copilot_queue_depth{queue="triage"}' in text

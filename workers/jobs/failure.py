@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from slack_sdk.errors import SlackApiError
 
-from workers import runtime
+from workers import metrics, runtime
 from workers.slack import blocks
 
 log = structlog.get_logger(__name__)
@@ -40,6 +40,7 @@ def report_failure(
         log.warning("job attempt failed; retrying", run_id=run_id, job_id=job.id, error=exc_type.__name__)
         return
     reason = describe(exc_type, job)
+    metrics.inc(runtime.current().redis.client, "jobs", type=job.origin, outcome="failed")
     log.error("job failed", run_id=run_id, job_id=job.id, error=exc_type.__name__, reason=reason)
     channel, ts = payload.get("channel_id"), payload.get("placeholder_ts")
     if not channel:

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from workers import runtime
+from workers import metrics, runtime
 from workers.evidence.investigate import Evidence, investigate
 from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
@@ -37,6 +37,7 @@ from workers.runtime import EvidenceDeps
 from workers.settings import Settings
 from workers.slack import report_blocks
 from workers.triage.engine import Engine
+from workers.triage.report import TriageReport
 
 HISTORY_PAGE = 200
 DETAILS_BLOCK = "triage-details"
@@ -88,7 +89,24 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         )
         if ctx.evidence is not None:
             line.update(digest_tokens=ctx.evidence.tokens, evidence=len(ctx.evidence.entries))
+        _record_metrics(rt, report, time.monotonic() - started)
         return {"messages": ctx.messages_in_window, "gaps": ctx.gaps, "mode": report.mode, "stages": stages}
+
+
+def _record_metrics(rt: runtime.Runtime, report: TriageReport, seconds: float) -> None:
+    client = rt.redis.client
+    metrics.inc(client, "jobs", type="triage", outcome="answered", mode=report.mode)
+    metrics.observe(client, "job_seconds", seconds, type="triage")
+    if report.usage.calls:
+        metrics.inc(client, "llm_tokens", report.usage.prompt_tokens, kind="prompt")
+        metrics.inc(client, "llm_tokens", report.usage.completion_tokens, kind="completion")
+    if rt.engine.llm is not None and report.mode == "evidence-only":
+        metrics.inc(client, "llm_errors", error=report.best_effort.split(":", 1)[0] or "unknown")
+    for h in report.hypotheses:
+        for _action in h.actions:
+            # Until a policy file exists every action type sits at "suggest": shown, never executed.
+            reason = "novel incident" if report.action_cap == "suggest" else "no policy: suggest"
+            metrics.inc(client, "decisions", level="suggest", reason=reason)
 
 
 def _progress_line(ctx: IncidentContext, engine: Engine) -> str:

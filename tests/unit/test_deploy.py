@@ -1,0 +1,114 @@
+"""The Helm chart rendered by Helm's own engine (helm-python-sdk bundles its library), the Dockerfile
+through hadolint, and the Slack manifest printed by `incident-copilot manifest`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helm_python import Chart, HelmError
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "helm" / "incident-copilot"
+REQUIRED = {
+    "secrets": {"slackBotToken": "xoxb-1", "slackSigningSecret": "s3cr3t", "redisUrl": "redis://r:6379/0"}
+}
+CONFIGS: dict[str, dict[str, Any]] = {
+    "defaults": REQUIRED,
+    "socket-mode": {"mode": "socket", "secrets": {**REQUIRED["secrets"], "slackAppToken": "xapp-1-A-1"}},
+    "bundled-redis": {"secrets": {"slackBotToken": "xoxb-1"}, "redis": {"bundled": {"enabled": True}}},
+    "keda-ingress-prompts-executors": {
+        **REQUIRED,
+        "worker": {"keda": {"enabled": True, "redisAddress": "redis.ops:6379"}},
+        "ingress": {"enabled": True, "host": "copilot.corp.example"},
+        "prompts": {"triage/system.j2": "{# name: triage/system  version: 9 #}\nhi\n"},
+        "executors": {"existingSecret": "kube-executor-credentials"},
+        "serviceMonitor": {"enabled": True},
+        "logSources": "sources: []\n",
+    },
+}
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    out = Chart.load(str(CHART)).render(values, name="ic", namespace="ops")
+    docs = [d for name, text in out.items() if name.endswith(".yaml") for d in yaml.safe_load_all(text)]
+    return [d for d in docs if d]
+
+
+def containers(docs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(workload name, pod spec, container) for every container of every workload."""
+    out = []
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet"):
+            pod = d["spec"]["template"]["spec"]
+            out += [(d["metadata"]["name"], pod, c) for c in pod["containers"]]
+    return out
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=list(CONFIGS))
+def test_every_container_is_non_root_limited_and_probed(config: str) -> None:
+    docs = render(CONFIGS[config])
+    found = containers(docs)
+    assert {name.rsplit("-", 1)[1] for name, _, _ in found} >= {"bot", "worker"}
+    for name, pod, c in found:
+        sc, psc = c["securityContext"], pod["securityContext"]
+        assert sc["runAsNonRoot"] and psc["runAsNonRoot"] and psc["runAsUser"] != 0, name
+        assert sc["readOnlyRootFilesystem"] and sc["capabilities"]["drop"] == ["ALL"], name
+        assert not sc["allowPrivilegeEscalation"], name
+        assert c["resources"]["requests"] and c["resources"]["limits"], name
+        assert c["livenessProbe"] and c["readinessProbe"], name
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=list(CONFIGS))
+def test_no_secret_in_a_configmap_and_executor_credentials_only_in_workers(config: str) -> None:
+    docs = render(CONFIGS[config])
+    secrets = [v for v in CONFIGS[config].get("secrets", {}).values() if v]
+    for d in docs:
+        if d["kind"] == "ConfigMap":
+            text = yaml.safe_dump(d)
+            assert not any(s in text for s in secrets), d["metadata"]["name"]
+    for name, _pod, c in containers(docs):
+        refs = [e for e in c.get("envFrom", [])] + [e for e in c.get("env", []) if "valueFrom" in e]
+        if name.endswith("-bot"):
+            assert "kube-executor-credentials" not in yaml.safe_dump(refs)
+        for e in c.get("env", []):
+            assert e.get("value") not in secrets, (name, e["name"])  # secrets only by reference
+
+
+def test_each_configuration_renders_what_it_asks_for() -> None:
+    kinds = {name: {(d["kind"], d["metadata"]["name"]) for d in render(v)} for name, v in CONFIGS.items()}
+    assert ("Service", "ic-incident-copilot-bot") in kinds["defaults"]
+    assert ("HorizontalPodAutoscaler", "ic-incident-copilot-worker") in kinds["defaults"]
+    assert not any(k == "Service" for k, _ in kinds["socket-mode"])  # nothing to call in Socket Mode
+    assert ("StatefulSet", "ic-incident-copilot-redis") in kinds["bundled-redis"]
+    keda = kinds["keda-ingress-prompts-executors"]
+    assert ("ScaledObject", "ic-incident-copilot-worker") in keda and (
+        "Ingress",
+        "ic-incident-copilot",
+    ) in keda
+    assert not any(k == "HorizontalPodAutoscaler" for k, _ in keda)
+    worker = next(
+        c for n, _, c in containers(render(CONFIGS["keda-ingress-prompts-executors"])) if n.endswith("worker")
+    )
+    assert worker["envFrom"] == [{"secretRef": {"name": "kube-executor-credentials"}}]
+    assert {"name": "PROMPTS_DIR", "value": "/etc/incident-copilot/prompts"} in worker["env"]
+    redis = next(c for n, _, c in containers(render(CONFIGS["bundled-redis"])) if n.endswith("redis"))
+    assert "--appendonly" in redis["args"]
+
+
+def test_a_missing_redis_is_refused_with_what_to_set() -> None:
+    with pytest.raises(HelmError, match=r"Redis: set secrets\.redisUrl"):
+        render({"secrets": {"slackBotToken": "xoxb-1"}})
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    done = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (REPO / "Dockerfile").read_text()
+    assert "USER 10001" in text and "HEALTHCHECK" in text and text.count("FROM ") == 2
