@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 
 from tests.unit.triage.context import context
-from workers.redisconn import EmbeddedRedis
 from workers.triage.board import Board
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.report import EvidenceRef, Hypothesis, TriageReport
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[redis.Redis]:
-    server = EmbeddedRedis(tmp_path / "r", persist=False)
-    conn = redis.Redis.from_url(server.ensure_running())
-    yield conn
-    conn.close()
-    server.stop()
 
 
 def _report(*hyps: tuple[str, str, int]) -> TriageReport:

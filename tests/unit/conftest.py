@@ -1,4 +1,4 @@
-"""A real Redis server (the embedded one) for the knowledge base's store, feedback and refresh."""
+"""A real Redis server (the embedded one) for unit tests of what keeps state in Redis."""
 
 from __future__ import annotations
 
