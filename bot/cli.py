@@ -61,10 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     triage = sub.add_parser(
         "triage",
-        help="digest log files in the terminal, as /triage would",
-        description="Build the evidence digest /triage would build, from log files (plain, JSON lines, gzip; "
-        "globs allowed), and print it. A window in TEXT ('since 10:40', 'last 30m') is read relative to the "
-        "newest log line; without one, all of --logs is the incident and --baseline the baseline.",
+        help="triage log files in the terminal, as /triage would",
+        description="Build the evidence digest /triage would build from log files (plain, JSON lines, "
+        "gzip; globs allowed) and print it, then the hypotheses /triage's engine draws from it (from the "
+        "LLM when one is configured, else evidence-only). A window in TEXT ('since 10:40', 'last 30m') is "
+        "read relative to the newest log line; without one, all of --logs is the incident and --baseline "
+        "the baseline.",
     )
     triage.add_argument(
         "text", nargs="?", default="", metavar="TEXT", help="what you see, and optionally a window"
@@ -172,6 +174,10 @@ def run_triage(
         print(f"incident-copilot: {exc}", file=sys.stderr)
         return 2
     print(digest.render())
+    from workers.triage.local import local_report, render
+
+    print()
+    print(render(local_report(text, digest, settings)))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -128,6 +129,8 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
     )
     assert "new error ×300" in out and "> 2026-03-14T10:50:00Z ERROR orders-api redis timeout" in out
     assert SECRET not in out
+    assert "Triage (evidence-only mode: no LLM is configured)" in out
+    assert re.search(r"H1 \[low\] the service started logging `.*orders-api redis timeout", out)
     assert time.monotonic() - started < 30
 
     bad = subprocess.run(

@@ -26,7 +26,6 @@ from workers.llm.budget import Budget
 from workers.logconfig import secret_values
 from workers.models import (
     ChannelMessage,
-    EvidenceEntry,
     EvidenceView,
     IncidentContext,
     KnowledgeView,
@@ -38,6 +37,7 @@ from workers.settings import Settings
 from workers.slack import report_blocks
 from workers.triage.engine import Engine
 from workers.triage.report import TriageReport
+from workers.triage.views import evidence_view
 
 HISTORY_PAGE = 200
 DETAILS_BLOCK = "triage-details"
@@ -190,7 +190,7 @@ async def assemble(
         gaps.append(f"log evidence: {_why(logs)}")
     elif logs is not None:
         gaps.extend(logs.gathered.gaps())
-        view = _view(logs)
+        view = evidence_view(logs.digest, logs.service, _sources(logs))
     known: KnowledgeView | None = None
     if knowledge is not None:
         try:
@@ -244,35 +244,6 @@ async def _evidence(
         budget_tokens=settings.evidence.budget_tokens,
         counter=deps.counter,
         redactor=redactor,
-    )
-
-
-def _view(evidence: Evidence) -> EvidenceView:
-    digest = evidence.digest
-    entries = [
-        EvidenceEntry(
-            template_id=e.template_id,
-            kind=e.kind,
-            severity=e.severity,
-            count=e.incident_count,
-            baseline_count=e.baseline_count,
-            ratio=e.ratio,
-            first_seen=e.first_seen,
-            last_seen=e.last_seen,
-            template=e.template,
-            exemplar=e.exemplar,
-        )
-        for e in digest.entries
-    ]
-    return EvidenceView(
-        service=evidence.service,
-        entries=entries,
-        tokens=digest.tokens,
-        budget_tokens=digest.budget_tokens,
-        encoding=digest.encoding,
-        exact=digest.exact,
-        sources=_sources(evidence),
-        cut=sum(digest.cut.values()),
     )
 
 

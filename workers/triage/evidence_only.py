@@ -106,7 +106,7 @@ def _actions(m: SimilarIncident, ctx: IncidentContext) -> list[SuggestedAction]:
 
 
 def _anomaly(e: EvidenceEntry, ctx: IncidentContext) -> Hypothesis:
-    service = ctx.evidence.service if ctx.evidence is not None else "the service"
+    service = (ctx.evidence.service if ctx.evidence is not None else "") or "the service"
     since = f" since {e.first_seen:%H:%M}" if e.first_seen else ""
     change = "new" if e.kind == "new" else f"{e.ratio:.1f}× the baseline" if e.ratio else "surging"
     return Hypothesis(
@@ -129,14 +129,15 @@ def _changes(ctx: IncidentContext) -> list[Hypothesis]:
         return []
     service = ctx.evidence.service or "the service"
     first = changes[0]
-    when = f" at {first.first_seen:%H:%M}" if first.first_seen else ""
+    at = f"{first.first_seen:%H:%M}" if first.first_seen else ""
+    when = f" at {at}" if at else ""
     return [
         Hypothesis(
             id="",
             statement=f"A change to {service}{when} (a deploy or config change in its logs) started this",
             confidence="low",
             evidence=[EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "") for e in changes[:3]],
-            checks=[f"Do the errors start right after{when}? Would rolling {service} back stop them?"],
+            checks=[f"Do the errors start right after {at or 'the change'}? Would a rollback stop them?"],
         )
     ]
 
