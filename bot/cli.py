@@ -11,7 +11,7 @@ from types import FrameType
 
 import structlog
 
-from bot import kb_cli
+from bot import kb_cli, policy_cli
 from workers.errors import ConfigError, ServiceUnavailable
 from workers.logconfig import configure_logging
 from workers.queue import ALL_QUEUES
@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     kb_cli.add_parser(sub)
+    policy_cli.add_parser(sub)
+    policy_cli.add_audit_parser(sub)
 
     manifest = sub.add_parser(
         "manifest",
@@ -201,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(render(None if args.socket_mode else args.url), end="")
             return 0
+        if args.command == "audit":
+            return policy_cli.run_audit(settings, args)
+        if args.command == "policy":
+            return policy_cli.run_policy(args)
         if args.command == "kb":
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":

@@ -17,6 +17,9 @@ from workers.incidents import IncidentStore
 from workers.knowledge.service import KnowledgeDeps
 from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader
+from workers.policy.governor import Governor
+from workers.policy.ladder import Ladder
+from workers.policy.model import load_policy
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import make_client
@@ -59,6 +62,14 @@ def build_engine(settings: Settings) -> Engine:
     return Engine(llm=llm, prompts=prompts, endpoint=llm.where + "chat/completions")
 
 
+def build_ladder(settings: Settings) -> Ladder:
+    """The policy ladder; a malformed policy file stops start-up with the line at fault."""
+    if settings.policy.file is None:
+        return Ladder(policy=None, governor=None)
+    policy = load_policy(settings.policy.file)
+    return Ladder(policy=policy, governor=Governor(policy, settings.policy.prometheus_url))
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -68,12 +79,14 @@ class Runtime:
     knowledge: KnowledgeDeps
     engine: Engine
     board: Board
+    ladder: Ladder
     evidence: EvidenceDeps | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, with_evidence: bool = False) -> Runtime:
         evidence = EvidenceDeps.build(settings) if with_evidence else None
         engine = build_engine(settings)
+        ladder = build_ladder(settings)
         handle = connect(settings.redis)
         return cls(
             settings=settings,
@@ -83,6 +96,7 @@ class Runtime:
             knowledge=KnowledgeDeps.build(handle.client, settings.llm),
             engine=engine,
             board=Board(handle.client),
+            ladder=ladder,
             evidence=evidence,
         )
 

@@ -165,6 +165,26 @@ class EvidenceSettings(BaseSettings):
         return v
 
 
+class PolicySettings(BaseSettings):
+    model_config = _section("")
+
+    file: Path | None = Field(
+        None,
+        validation_alias=AliasChoices("POLICY_FILE"),
+        description="the action policy (see policies/default.yaml); unset: every action is only suggested",
+    )
+    prometheus_url: str | None = Field(
+        None, validation_alias=AliasChoices("PROMETHEUS_URL"), description="for the error-budget governor"
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _policy_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"no such file: {v}")
+        return v
+
+
 class ServerSettings(BaseSettings):
     model_config = _section("")
 
@@ -193,6 +213,7 @@ class Settings(BaseModel):
     llm: LLMSettings
     incident: IncidentSettings
     evidence: EvidenceSettings
+    policy: PolicySettings
     server: ServerSettings
     log: LogSettings
 
@@ -243,6 +264,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "llm": LLMSettings,
     "incident": IncidentSettings,
     "evidence": EvidenceSettings,
+    "policy": PolicySettings,
     "server": ServerSettings,
     "log": LogSettings,
 }

@@ -50,9 +50,7 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert re.search(
         r'incident_copilot_jobs_total\{mode="evidence-only",outcome="answered",type="triage"\} 1\.0', out
     )
-    assert re.search(
-        r'incident_copilot_decisions_total\{level="suggest",reason="no policy: suggest"\} 1\.0', out
-    )
+    assert re.search(r'incident_copilot_decisions_total\{level="suggest",written="suggest"\} 1\.0', out)
     assert "Everything stopped." in out
     assert elapsed < 30
     assert "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ from workers.slack import blocks, ids, report_blocks
 from workers.triage.report import (
     MAX_HYPOTHESES,
     MAX_TEXT,
+    ClassifiedAction,
     EvidenceRef,
     Hypothesis,
     SuggestedAction,
@@ -58,6 +59,15 @@ def _report(hypotheses: int = 2, *, mode: str = "evidence-only", novel: bool = F
                 evidence=[EvidenceRef(kind="log", id=f"T{i:08x}", quote=long) for _ in range(12)],
                 checks=[long] * 6,
                 actions=[SuggestedAction(action_type="rollback", target="payments-svc", rationale=long)] * 4,
+                classified=[
+                    ClassifiedAction(
+                        action=SuggestedAction(action_type="rollback", target="payments-svc", rationale=long),
+                        level="suggest",
+                        written="act",
+                        reasons=["the policy says act for rollback", "novel incident: capped at suggest"],
+                    )
+                ]
+                * 4,
             )
             for i in range(hypotheses)
         ],
@@ -85,7 +95,7 @@ def test_the_largest_possible_board_stays_within_block_kit_limits() -> None:
     ctx = _context(["x"])
     _, answer = report_blocks.answer(ctx, _report(MAX_HYPOTHESES, novel=True), "UTC")
     assert validate_blocks(answer) == [] and len(answer) < 50
-    assert "This looks novel" in str(answer) and "suggestion only: novel incident" in str(answer)
+    assert "This looks novel" in str(answer) and "_(novel incident: capped at suggest)_" in str(answer)
 
 
 def test_huge_conversation_goes_to_the_details_reply_trimmed_to_the_newest_lines() -> None:

@@ -30,6 +30,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "executors": {"existingSecret": "kube-executor-credentials"},
         "serviceMonitor": {"enabled": True},
         "logSources": "sources: []\n",
+        "policy": (REPO / "policies" / "default.yaml").read_text(),
+        "prometheusUrl": "http://prometheus.monitoring:9090",
     },
 }
 
@@ -97,6 +99,8 @@ def test_each_configuration_renders_what_it_asks_for() -> None:
     )
     assert worker["envFrom"] == [{"secretRef": {"name": "kube-executor-credentials"}}]
     assert {"name": "PROMPTS_DIR", "value": "/etc/incident-copilot/prompts"} in worker["env"]
+    assert {"name": "POLICY_FILE", "value": "/etc/incident-copilot/policy/policy.yaml"} in worker["env"]
+    assert ("ConfigMap", "ic-incident-copilot-policy") in keda
     redis = next(c for n, _, c in containers(render(CONFIGS["bundled-redis"])) if n.endswith("redis"))
     assert "--appendonly" in redis["args"]
 

@@ -61,6 +61,8 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         egress = partial(rt.incidents.record_egress, request.incident_id)
         report = rt.engine.report(ctx, budget, redactor, egress)
         report = rt.board.merge(request.incident_id, report, request.run_id)
+        service = ctx.evidence.service if ctx.evidence is not None else ""
+        report = rt.ladder.classify(report, service, request.incident_id, request.run_id, rt.redis.client)
         reported = time.monotonic()
         ctx.elapsed_s = time.monotonic() - started
         runs = max(1, len(rt.incidents.triages(request.incident_id)))
@@ -103,10 +105,10 @@ def _record_metrics(rt: runtime.Runtime, report: TriageReport, seconds: float) -
     if rt.engine.llm is not None and report.mode == "evidence-only":
         metrics.inc(client, "llm_errors", error=report.best_effort.split(":", 1)[0] or "unknown")
     for h in report.hypotheses:
-        for _action in h.actions:
-            # Until a policy file exists every action type sits at "suggest": shown, never executed.
-            reason = "novel incident" if report.action_cap == "suggest" else "no policy: suggest"
-            metrics.inc(client, "decisions", level="suggest", reason=reason)
+        for c in h.classified:
+            metrics.inc(client, "decisions", level=c.level, written=c.written)
+    if report.shadowed:
+        metrics.inc(client, "decisions", report.shadowed, level="observe", written="any")
 
 
 def _progress_line(ctx: IncidentContext, engine: Engine) -> str:

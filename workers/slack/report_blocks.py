@@ -22,7 +22,7 @@ from workers.slack.blocks import (
     section,
     when,
 )
-from workers.triage.report import Hypothesis, SuggestedAction, TriageReport
+from workers.triage.report import ClassifiedAction, Hypothesis, TriageReport
 
 STATUS_BADGE = {
     "new": ":new: new",
@@ -127,17 +127,19 @@ def _hypothesis(h: Hypothesis, report: TriageReport) -> str:
         lines.append("Evidence: " + ", ".join(refs) + more)
     if h.checks:
         lines.append("Check: " + "; ".join(clip(neutralise(c), 200) for c in h.checks[:CHECKS_SHOWN]))
-    for action in h.actions:
-        lines.append(_action(action, report))
+    for c in h.classified:
+        lines.append(_action(c))
     return "\n".join(lines)
 
 
-def _action(action: SuggestedAction, report: TriageReport) -> str:
+def _action(c: ClassifiedAction) -> str:
+    """The action with the command a human would run, and why it is only a suggestion."""
+    action = c.action
     params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
     what = " ".join(p for p in (action.action_type, neutralise(action.target), neutralise(params)) if p)
-    cap = " _(suggestion only: novel incident)_" if report.action_cap == "suggest" else " _(suggestion)_"
-    why = f": {clip(neutralise(action.rationale), 200)}" if action.rationale else ""
-    return f"Suggested: `{clip(what, 200)}`{cap}{why}"
+    why = f" _({clip(neutralise(c.reasons[-1]), 160)})_" if c.reasons else ""
+    because = f": {clip(neutralise(action.rationale), 200)}" if action.rationale else ""
+    return f"Suggested: `{clip(what, 200)}`{why}{because}"
 
 
 def _provenance(ctx: IncidentContext, report: TriageReport) -> str:
@@ -155,6 +157,8 @@ def _provenance(ctx: IncidentContext, report: TriageReport) -> str:
             f"{u.prompt_tokens + u.completion_tokens} tokens · prompts {prompts} · grounding: "
             f"{g.dropped_hypotheses} dropped, {g.downgraded} downgraded, {g.dropped_refs} citations removed"
         )
+    if report.shadowed:
+        head += f" · {report.shadowed} action(s) at observe, kept in the shadow ledger"
     return (
         f"{head} · Log evidence and the channel are in the thread. "
         f"run id `{ctx.request.run_id}` · {ctx.elapsed_s:.1f} s"

@@ -86,8 +86,18 @@ class ModelReport(BaseModel):
     hypotheses: Annotated[list[ModelHypothesis], _clipper(8)] = Field(default_factory=list)
 
 
+class ClassifiedAction(BaseModel):
+    """A suggested action with the level the policy ladder gave it (never set by the model)."""
+
+    action: SuggestedAction
+    level: Literal["observe", "suggest", "act"]
+    written: Literal["observe", "suggest", "act"] = Field(description="what the policy file says")
+    reasons: list[str] = Field(default_factory=list)
+
+
 class Hypothesis(ModelHypothesis):
     id: str = Field(description="stable across re-runs of /triage in one incident: H1, H2, …")
+    classified: list[ClassifiedAction] = Field(default_factory=list, description="set by the policy ladder")
     status: BoardStatus = "new"
     rejected_refs: int = Field(default=0, description="references dropped by grounding")
     downgraded_from: Confidence | None = None
@@ -132,3 +142,5 @@ class TriageReport(BaseModel):
     prompts: list[PromptInfo] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     best_effort: str = Field(default="", description="why the answer may be incomplete (budget, timeout)")
+    budget_state: str = Field(default="", description="the error budget when the actions were classified")
+    shadowed: int = Field(default=0, description="actions at observe: not shown, in the shadow ledger")

@@ -1,0 +1,152 @@
+"""The policy file (`policies/*.yaml`), validated by Pydantic; errors name the file and line.
+
+Deny rules are checked first; an action type the file does not name is observed only (never shown,
+written to the shadow ledger); `approvals: 0` is allowed only for reversible actions, and only while
+the error budget is healthy. The error budget caps every level: burning → suggest, exhausted →
+observe, and a novel incident → suggest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workers.errors import ConfigError
+
+Level = Literal["observe", "suggest", "act"]
+BudgetState = Literal["healthy", "burning", "exhausted"]
+LEVELS: tuple[Level, ...] = ("observe", "suggest", "act")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scope(_Strict):
+    """Glob patterns; an action is in scope when all three match."""
+
+    environment: str = "*"
+    service: str = "*"
+    namespace: str = "*"
+
+
+class Approvers(_Strict):
+    users: list[str] = Field(default_factory=list, description="Slack user ids, U…")
+    groups: list[str] = Field(default_factory=list, description="Slack user group handles, @sre-oncall")
+
+
+class RateLimit(_Strict):
+    executions: int = Field(ge=1)
+    per_minutes: int = Field(ge=1)
+
+
+class ActionPolicy(_Strict):
+    level: Level
+    scopes: list[Scope] = Field(default_factory=lambda: [Scope()])
+    approvers: Approvers = Field(default_factory=Approvers)
+    approvals: int = Field(default=1, ge=0, le=2)
+    approval_expiry_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    rate_limit: RateLimit | None = None
+    max_replica_change: int | None = Field(default=None, ge=1, description="blast radius of scale")
+    dry_run_first: bool = True
+    reversible: bool = False
+
+    @model_validator(mode="after")
+    def _approvals(self) -> ActionPolicy:
+        if self.approvals == 0 and not self.reversible:
+            raise ValueError("approvals: 0 is allowed only for actions marked reversible: true")
+        if self.level == "act" and self.approvals > 0 and not (self.approvers.users or self.approvers.groups):
+            raise ValueError("level act needs approvers (users or groups) or approvals: 0")
+        return self
+
+
+class DenyRule(_Strict):
+    action: str = "*"
+    environment: str = "*"
+    service: str = "*"
+    namespace: str = "*"
+    reason: str
+
+
+class BurnWindow(_Strict):
+    """Multiwindow burn-rate alert: burning when both windows burn faster than `factor`."""
+
+    long: str = Field(pattern=r"^\d+[mhd]$")
+    short: str = Field(pattern=r"^\d+[mhd]$")
+    factor: float = Field(gt=0)
+
+
+class SLO(_Strict):
+    objective: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
+    window: str = Field(default="30d", pattern=r"^\d+[dh]$")
+    error_ratio_query: str = Field(description="PromQL ratio of bad events; {window} is replaced")
+
+
+class Caps(_Strict):
+    healthy: Level = "act"
+    burning: Level = "suggest"
+    exhausted: Level = "observe"
+    novel: Level = "suggest"
+
+
+class PolicyFile(_Strict):
+    version: Literal[1] = 1
+    deny: list[DenyRule] = Field(default_factory=list)
+    actions: dict[str, ActionPolicy] = Field(default_factory=dict)
+    slos: dict[str, SLO] = Field(default_factory=dict)
+    burn_rates: list[BurnWindow] = Field(
+        default_factory=lambda: [
+            BurnWindow(long="1h", short="5m", factor=14.4),
+            BurnWindow(long="6h", short="30m", factor=6.0),
+        ]
+    )
+    caps: Caps = Field(default_factory=Caps)
+    sha256: str = Field(default="", exclude=True)
+    source: str = Field(default="", exclude=True)
+
+
+def load_policy(path: Path) -> PolicyFile:
+    """The policy in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
+    text = path.read_text()
+    try:
+        data = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError([f"{path}{line}: malformed YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: a policy file is a mapping (version, deny, actions, slos, …)"])
+    try:
+        policy = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        root = yaml.compose(text, Loader=_Loader)
+        raise ConfigError(
+            [
+                f"{path}:{_line(root, e['loc'])}: {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        ) from exc
+    policy.sha256 = hashlib.sha256(text.encode()).hexdigest()
+    policy.source = str(path)
+    return policy
+
+
+def _line(node: Any, loc: tuple[int | str, ...]) -> int:
+    """The 1-based line of the deepest node of `loc` that exists in the YAML."""
+    line = int(node.start_mark.line) + 1 if node is not None else 1
+    for step in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(step)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            node = None
+        if node is None:
+            break
+        line = int(node.start_mark.line) + 1
+    return line
