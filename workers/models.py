@@ -95,6 +95,7 @@ class SimilarIncident(BaseModel):
     root_cause: str = ""
     fix: str = ""
     signature: float = Field(0.0, description="log-signature overlap with this incident, 0..1")
+    link: str = Field("", description="where the postmortem lives (http/https only)")
 
 
 class KnowledgeView(BaseModel):

@@ -58,6 +58,7 @@ def test_answer_shows_similar_incidents_and_feedback_is_stored(make_stack: Calla
     answer = wait_answer(stack, channel)
     text = str(answer["blocks"])
     assert "*Similar past incidents*" in text and "INC-2025-0912" in text
+    assert "*<https://wiki.example.com/postmortems/INC-2025-0912|Checkout failures from ledger-db" in text
     buttons = [
         e
         for b in answer["blocks"]

@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 from bot.standin.blockkit import validate_blocks
-from workers.models import ChannelMessage, Incident, IncidentContext, TriageRequest, Window
+from workers.models import ChannelMessage, Incident, IncidentContext, SimilarIncident, TriageRequest, Window
 from workers.slack import blocks, ids, report_blocks
 from workers.triage.report import (
     MAX_HYPOTHESES,
@@ -113,3 +113,13 @@ def test_failure_message_names_the_run_id() -> None:
         text == "Triage failed: the worker running it stopped before it finished. Nothing else was changed."
     )
     assert "r-abc" in str(failure) and validate_blocks(failure) == []
+
+
+def test_a_similar_incident_links_to_its_postmortem_without_breaking_the_markup() -> None:
+    m = SimilarIncident(
+        record_id="INC-7", title="pool <ran> dry | again", score=0.6, link="https://wiki.example.com/pm/7"
+    )
+    assert blocks.match_text(m).startswith(
+        "*<https://wiki.example.com/pm/7|pool &lt;ran&gt; dry / again>* `INC-7`"
+    )
+    assert blocks.match_text(m.model_copy(update={"link": ""})).startswith("*pool &lt;ran&gt; dry | again*")

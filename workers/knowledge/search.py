@@ -42,6 +42,7 @@ BM25_K1, BM25_B = 1.2, 0.75  # Lucene's defaults
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
 EMBED_BATCH = 64
 SNIPPET_CHARS = 300
+_LINK = re.compile(r"^https?://[^\s<>|]+$")  # safe to put inside Slack's <url|text> markup
 _PASSAGE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -55,6 +56,7 @@ class Match:
     fix: str
     parts: dict[str, float]
     dense_skipped: str = ""  # why the dense part is missing ("" when it was used)
+    link: str = ""  # the postmortem's first http(s) link, if it has one
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,10 @@ class KnowledgeIndex:
             or (verified[0].fix if verified else "")
             or (r.action_items[0] if r.action_items else "")
         )
-        return Match(r.id, r.title, round(score, 4), _snippet(doc, terms), root_cause, fix, parts, skipped)
+        link = next((u for u in r.links if _LINK.match(u)), "")
+        return Match(
+            r.id, r.title, round(score, 4), _snippet(doc, terms), root_cause, fix, parts, skipped, link
+        )
 
 
 def _snippet(doc: _Doc, terms: Sequence[str]) -> str:

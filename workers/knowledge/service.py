@@ -78,4 +78,5 @@ def _similar(m: Match) -> SimilarIncident:
         root_cause=m.root_cause,
         fix=m.fix,
         signature=m.parts.get("signature", 0.0),
+        link=m.link,
     )

@@ -112,7 +112,10 @@ def evidence(view: EvidenceView, zone: str) -> list[Block]:
 
 
 def match_text(m: SimilarIncident) -> str:
-    lines = [f"*{neutralise(m.title)}* `{m.record_id}` (score {m.score:.2f})"]
+    title = neutralise(m.title)
+    if m.link:  # a "|" in the text would end Slack's link markup early
+        title = f"<{m.link}|{title.replace('|', '/')}>"
+    lines = [f"*{title}* `{m.record_id}` (score {m.score:.2f})"]
     if m.root_cause:
         lines.append(f"Root cause: {clip(neutralise(m.root_cause), 600)}")
     if m.fix:

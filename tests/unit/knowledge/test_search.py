@@ -308,3 +308,21 @@ def test_refresh_applies_only_the_changes(client: redis.Redis) -> None:
     assert all(d is kept[d.record.id] for d in idx.docs if d.record.id in kept)  # derived data reused
     assert idx.search("kafka consumer lag")[0].record_id == "INC-5"
     assert all(m.record_id != "INC-4" for m in idx.search("expired certificate"))
+
+
+def test_a_match_links_only_to_a_web_address() -> None:
+    index = KnowledgeIndex()
+    index.build(
+        [
+            IncidentRecord(
+                id="INC-9",
+                title="kafka consumer lag from a poison message",
+                links=[
+                    "javascript:alert(1)",
+                    "https://wiki.example.com/INC-9 x",
+                    "https://wiki.example.com/INC-9",
+                ],
+            )
+        ]
+    )
+    assert index.search("kafka poison message")[0].link == "https://wiki.example.com/INC-9"
