@@ -8,7 +8,10 @@ import re
 
 from workers.knowledge.search import NOVELTY_THRESHOLD
 from workers.models import EvidenceEntry, IncidentContext, SimilarIncident
+from workers.triage.novelty import apply_novelty
 from workers.triage.report import (
+    CONFIDENCE_ORDER,
+    MAX_HYPOTHESES,
     ActionType,
     Confidence,
     EvidenceRef,
@@ -20,93 +23,118 @@ from workers.triage.report import (
 
 ANOMALIES_SHOWN = 3
 PATTERNS_SHOWN = 3
+SHARED_WORDS = 2  # words a template must share with a past incident to count as its log evidence
+MEDIUM_SCORE = 0.5
+MEDIUM_SIGNATURE = 0.5
+_ALERTING = ("error", "warning", "warn", "critical", "fatal")
 _CHANGE = re.compile(r"\b(version|deploy\w*|rollout|release|config\w*|migrat\w*|starting|upgrad\w*)\b", re.I)
+_PLACEHOLDER = re.compile(r"<[^<>\s]{1,20}>")
 _WORD = re.compile(r"[a-z][a-z0-9_-]{3,}")
+# fmt: off
+_COMMON = frozenset((
+    "after", "before", "from", "into", "with", "that", "this", "than", "then", "when", "were", "have",
+    "been", "while", "which", "there", "their", "what", "error", "errors", "warn", "warning", "info",
+    "debug", "fatal", "critical", "failed", "failure", "fails",
+))
+# fmt: on
 _FIX_ACTIONS: tuple[tuple[re.Pattern[str], ActionType], ...] = (
-    (re.compile(r"\broll(ed|ing)?\b.{0,40}?\bback\b|\brollback\b", re.I), "rollback"),
-    (re.compile(r"\brestart(ed|ing)?\b", re.I), "restart"),
-    (re.compile(r"\bscal(ed|ing|e) (up|out)\b", re.I), "scale"),
+    (re.compile(r"\broll(ed|ing)?\b.{0,40}?\bback\b|\brollback\b|\breverted\b", re.I), "rollback"),
+    (re.compile(r"\brestart(ed|ing)?\b|\bbounced\b", re.I), "restart"),
+    (re.compile(r"\bscal(ed|ing)\b|\bscale (up|out)\b", re.I), "scale"),
 )
 
 
 def evidence_only_report(ctx: IncidentContext, reason: str) -> TriageReport:
+    """The triage report the evidence alone supports, labelled evidence-only with `reason`."""
     anomalies = _anomalies(ctx)
     patterns = _patterns(ctx, anomalies)
     explained = {r.id for h in patterns for r in h.evidence if r.kind == "log"}
     unexplained = [_anomaly(e, ctx) for e in anomalies if e.template_id not in explained][:ANOMALIES_SHOWN]
-    hypotheses = patterns + unexplained + _changes(ctx)
+    hypotheses = (patterns + unexplained + _changes(ctx))[:MAX_HYPOTHESES]
     for n, h in enumerate(hypotheses, 1):
         h.id = f"H{n}"
-    return TriageReport(
+    report = TriageReport(
         mode="evidence-only",
         mode_reason=reason,
         summary=_summary(ctx, anomalies, hypotheses),
         hypotheses=hypotheses,
     )
+    return apply_novelty(report, ctx)
+
+
+def _service(ctx: IncidentContext) -> str:
+    return ctx.evidence.service if ctx.evidence is not None else ""
 
 
 def _anomalies(ctx: IncidentContext) -> list[EvidenceEntry]:
     """New or surging errors and warnings, strongest first (the digest's order)."""
     if ctx.evidence is None:
         return []
-    return [
-        e
-        for e in ctx.evidence.entries
-        if e.kind in ("new", "surging") and e.severity in ("error", "warning", "critical", "fatal")
-    ]
+    return [e for e in ctx.evidence.entries if e.kind in ("new", "surging") and e.severity in _ALERTING]
 
 
 def _patterns(ctx: IncidentContext, anomalies: list[EvidenceEntry]) -> list[Hypothesis]:
-    if ctx.knowledge is None or ctx.knowledge.novel:
+    """One hypothesis per past incident above the novelty threshold: "same cause as …"."""
+    if ctx.knowledge is None:
         return []
+    matches = sorted(ctx.knowledge.matches, key=lambda m: -m.score)
     out: list[Hypothesis] = []
-    for m in ctx.knowledge.matches:
-        if m.score <= NOVELTY_THRESHOLD or not m.root_cause or len(out) == PATTERNS_SHOWN:
-            continue
-        logs = _shared_templates(m, anomalies)
-        confidence: Confidence = "medium" if m.score >= 0.5 and m.signature >= 0.5 and logs else "low"
+    for m in [m for m in matches if m.score > NOVELTY_THRESHOLD][:PATTERNS_SHOWN]:
+        logs = _shared_templates(m, anomalies, _service(ctx))
+        medium = m.score >= MEDIUM_SCORE and m.signature >= MEDIUM_SIGNATURE and bool(logs)
+        confidence: Confidence = "medium" if medium else "low"
         refs = [EvidenceRef(kind="incident", id=m.record_id)]
         refs += [EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "") for e in logs]
         checks = [f"Compare with {m.record_id}: {m.title}"]
         if m.fix:
-            checks.append(f"What fixed {m.record_id}: {m.fix}")
+            checks.append(f"Compare with {m.record_id}'s fix: {m.fix}")
+        if not logs:
+            checks.append(f"Look for the log lines {m.record_id} showed: none of today's anomalies match")
         out.append(
             Hypothesis(
                 id="",
-                statement=f"Same cause as {m.record_id}: {m.root_cause}",
+                statement=f"Same cause as {m.record_id}: {m.root_cause or m.title}",
                 confidence=confidence,
                 evidence=refs,
                 checks=checks,
                 actions=_actions(m, ctx),
             )
         )
+    out.sort(key=lambda h: -CONFIDENCE_ORDER[h.confidence])  # stable: best score first within a level
     return out
 
 
-def _shared_templates(m: SimilarIncident, anomalies: list[EvidenceEntry]) -> list[EvidenceEntry]:
-    """The anomalies that share words with what the past incident says, when its signature matched."""
+def _words(text: str, ignore: set[str]) -> set[str]:
+    return set(_WORD.findall(_PLACEHOLDER.sub(" ", text).lower())) - _COMMON - ignore
+
+
+def _shared_templates(
+    m: SimilarIncident, anomalies: list[EvidenceEntry], service: str
+) -> list[EvidenceEntry]:
+    """The anomalies whose templates share words with what the past incident says (its service name
+    and common log words aside), most shared first, when its log signature matched at all."""
     if m.signature <= 0:
         return []
-    words = set(_WORD.findall(f"{m.title} {m.root_cause} {m.snippet} {m.fix}".lower()))
-    return [e for e in anomalies if len(words & set(_WORD.findall(e.template.lower()))) >= 2][:3]
+    ignore = set(_WORD.findall(service.lower()))
+    said = _words(f"{m.title} {m.root_cause} {m.snippet} {m.fix}", ignore)
+    scored = [(len(said & _words(e.template, ignore)), n, e) for n, e in enumerate(anomalies)]
+    return [e for shared, _, e in sorted(scored, key=lambda s: (-s[0], s[1])) if shared >= SHARED_WORDS][:3]
 
 
 def _actions(m: SimilarIncident, ctx: IncidentContext) -> list[SuggestedAction]:
-    service = ctx.evidence.service if ctx.evidence is not None else ""
+    """The past fix as a typed action on the service under investigation, when it names one."""
+    service = _service(ctx)
     if not service or not m.fix:
         return []
     for pattern, action_type in _FIX_ACTIONS:
         if pattern.search(m.fix):
-            return [
-                SuggestedAction(
-                    action_type=action_type, target=service, rationale=f"what fixed {m.record_id}: {m.fix}"
-                )
-            ]
+            rationale = f"what fixed {m.record_id}: {m.fix}"
+            return [SuggestedAction(action_type=action_type, target=service, rationale=rationale)]
     return []
 
 
 def _anomaly(e: EvidenceEntry, ctx: IncidentContext) -> Hypothesis:
-    service = (ctx.evidence.service if ctx.evidence is not None else "") or "the service"
+    service = _service(ctx) or "the service"
     since = f" since {e.first_seen:%H:%M}" if e.first_seen else ""
     change = "new" if e.kind == "new" else f"{e.ratio:.1f}× the baseline" if e.ratio else "surging"
     return Hypothesis(
@@ -145,11 +173,12 @@ def _changes(ctx: IncidentContext) -> list[Hypothesis]:
 def _summary(ctx: IncidentContext, anomalies: list[EvidenceEntry], hypotheses: list[Hypothesis]) -> Summary:
     what = []
     if ctx.request.text:
-        what.append(f"Reported: {ctx.request.text}.")
+        what.append(f"Reported: {ctx.request.text.rstrip('.')}.")
     if anomalies:
         top = anomalies[0]
         what.append(
-            f"{len(anomalies)} new or surging error/warning log templates; the strongest ×{top.count}."
+            f"{len(anomalies)} new or surging error/warning log templates; the strongest, "
+            f"`{top.template[:160]}`, ×{top.count} ({top.kind})."
         )
     elif ctx.evidence is not None:
         what.append("No new or surging errors in the logs.")

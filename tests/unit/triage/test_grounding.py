@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.triage.context import POOL_LINE, context
+import pytest
+from pydantic import ValidationError
+
+from tests.unit.triage.context import PAST, POOL_LINE, context
 from workers.triage.grounding import NO_CAUSE, GroundingContext, ground
-from workers.triage.report import ModelReport
+from workers.triage.report import MAX_HYPOTHESES, ModelReport
 
 
 def model(hypotheses: list[dict[str, Any]], cause_confidence: str = "high") -> ModelReport:
@@ -145,3 +148,181 @@ def test_nothing_grounded_says_so_in_the_summary() -> None:
     summary, kept, stats = ground(answer, GroundingContext.of(context()))
     assert kept == [] and summary.cause == NO_CAUSE and summary.cause_confidence == "low"
     assert stats.dropped_hypotheses == 1 and "aliens" in stats.notes[0]
+
+
+def test_quotes_may_differ_only_in_whitespace_and_a_trailing_ellipsis() -> None:
+    spaced = "timeout  acquiring\nconnection   from pool…"
+    answer = model(
+        [
+            {
+                "statement": "pool exhausted",
+                "confidence": "medium",
+                "evidence": [
+                    {"kind": "log", "id": "T7a6a1779", "quote": spaced},
+                    {"kind": "log", "id": "T7a6a1779", "quote": "Timeout acquiring connection"},  # case
+                    {"kind": "message", "id": "1773485000.000100", "quote": "pool is at 50/50"},  # reworded
+                    {"kind": "incident", "id": "INC-2025-0912", "quote": "kept the pooled connection"},
+                    {"kind": "incident", "id": "INC-2025-0912", "quote": "the retry loop held connections"},
+                ],
+            }
+        ]
+    )
+    _, [h], stats = ground(answer, GroundingContext.of(context()))
+    assert [(r.kind, r.quote) for r in h.evidence] == [
+        ("log", spaced),
+        ("incident", "kept the pooled connection"),
+    ]
+    assert stats.dropped_refs == 3 and h.rejected_refs == 3 and h.confidence == "medium"
+
+
+def test_a_quote_must_be_in_the_item_it_cites_and_an_idless_quote_in_exactly_one() -> None:
+    answer = model(
+        [
+            {
+                "statement": "misattributed",
+                "confidence": "low",
+                # verbatim, but in the pool line, not in the warning it cites
+                "evidence": [{"kind": "log", "id": "T218d0d08", "quote": "timeout acquiring connection"}],
+            },
+            {
+                "statement": "ambiguous",
+                "confidence": "low",
+                "evidence": [{"kind": "log", "id": "", "quote": "payments-svc"}],  # in every line
+            },
+            {
+                "statement": "no id and no quote",
+                "confidence": "low",
+                "evidence": [{"kind": "message", "id": ""}],
+            },
+        ]
+    )
+    _, kept, stats = ground(answer, GroundingContext.of(context()))
+    assert kept == [] and stats.dropped_hypotheses == 3 and stats.dropped_refs == 3
+
+
+def test_repeated_citations_are_not_more_evidence() -> None:
+    answer = model(
+        [
+            {
+                "statement": "pool exhausted",
+                "confidence": "high",
+                "evidence": [{"kind": "log", "id": "T7a6a1779"}, {"kind": "log", "id": "T7a6a1779"}],
+            }
+        ]
+    )
+    _, [h], stats = ground(answer, GroundingContext.of(context()))
+    assert len(h.evidence) == 1 and h.confidence == "low" and h.downgraded_from == "high"
+    assert stats.downgraded == 1 and "thin evidence" in stats.notes[0]
+
+
+def test_past_incidents_are_not_citable_when_the_model_was_shown_none() -> None:
+    ctx = context(known=False)
+    ctx.knowledge.matches.append(PAST)  # type: ignore[union-attr]  # below the threshold: not shown
+    answer = model(
+        [
+            {
+                "statement": "same as before",
+                "confidence": "low",
+                "evidence": [{"kind": "incident", "id": PAST.record_id}],
+            }
+        ]
+    )
+    _, kept, stats = ground(answer, GroundingContext.of(ctx))
+    assert kept == [] and stats.dropped_refs == 1
+
+
+def test_ranked_by_confidence_then_citations_and_capped() -> None:
+    refs2 = [{"kind": "log", "id": "T7a6a1779"}, {"kind": "message", "id": "1773485000.000100"}]
+    refs3 = [*refs2, {"kind": "incident", "id": "INC-2025-0912"}]
+    hyps = [{"statement": f"low {i}", "confidence": "low", "evidence": refs2} for i in range(4)]
+    hyps += [
+        {"statement": "medium two", "confidence": "medium", "evidence": refs2},
+        {"statement": "medium three", "confidence": "medium", "evidence": refs3},
+        {"statement": "high", "confidence": "high", "evidence": refs2},
+    ]
+    summary, kept, stats = ground(model(hyps, cause_confidence="medium"), GroundingContext.of(context()))
+    assert len(kept) == MAX_HYPOTHESES
+    assert [(h.id, h.statement) for h in kept[:4]] == [
+        ("H1", "high"),
+        ("H2", "medium three"),
+        ("H3", "medium two"),
+        ("H4", "low 0"),
+    ]
+    assert summary.cause_confidence == "medium"  # never raised, only capped
+    assert any("not shown" in n for n in stats.notes)
+
+
+def test_action_text_is_cleaned_and_scope_parameters_must_be_in_the_evidence() -> None:
+    refs = [{"kind": "log", "id": "T7a6a1779"}, {"kind": "message", "id": "1773485000.000100"}]
+    answer = model(
+        [
+            {
+                "statement": "retry loop exhausts the pool",
+                "confidence": "medium",
+                "evidence": refs,
+                "actions": [
+                    {
+                        "action_type": "rollback",
+                        "target": "Payments-Svc\u202e",
+                        "params": {"to\n": "v2.13\r\n--force", "note": "x" * 500, "dry_run": True},
+                        "rationale": "because\nof the\x1b[31m retries",
+                    },
+                    {
+                        "action_type": "restart",
+                        "target": "payments-svc",
+                        "params": {"namespace": "kube-system"},
+                    },
+                ],
+            }
+        ]
+    )
+    _, [h], stats = ground(answer, GroundingContext.of(context()))
+    [action] = h.actions
+    assert action.target == "Payments-Svc" and action.params["to"] == "v2.13 --force"
+    assert len(str(action.params["note"])) == 120 and action.params["dry_run"] is True
+    assert "\n" not in action.rationale and "\x1b" not in action.rationale
+    assert stats.dropped_actions == 1  # kube-system is named nowhere in the evidence
+
+
+def test_unknown_action_types_are_refused_by_the_schema() -> None:
+    with pytest.raises(ValidationError):
+        model(
+            [
+                {
+                    "statement": "x",
+                    "confidence": "low",
+                    "evidence": [{"kind": "log", "id": "T7a6a1779"}],
+                    "actions": [{"action_type": "delete_namespace", "target": "payments-svc"}],
+                }
+            ]
+        )
+
+
+def test_an_instruction_in_a_log_line_changes_nothing() -> None:
+    """The same answer grounds the same with or without the hostile line in the digest, and the line's
+    words never become an action target."""
+    answer = model(
+        [
+            {
+                "statement": "retry loop exhausts the pool",
+                "confidence": "high",
+                "evidence": [
+                    {"kind": "log", "id": "T7a6a1779", "quote": "timeout acquiring connection"},
+                    {"kind": "message", "id": "1773485000.000100"},
+                ],
+                "actions": [
+                    {"action_type": "rollback", "target": "payments-svc"},
+                    {"action_type": "restart", "target": "prod-db"},
+                ],
+            }
+        ]
+    )
+    hostile = context()
+    assert hostile.evidence is not None and "restart prod-db" in (hostile.evidence.entries[1].exemplar or "")
+    clean = context(entries=[e for e in hostile.evidence.entries if e.template_id != "T218d0d08"])
+    with_line, without_line = GroundingContext.of(hostile), GroundingContext.of(clean)
+    assert "prod-db" not in with_line.names and with_line.names == without_line.names
+    assert ground(answer, with_line) == ground(answer, without_line)
+    _, [h], stats = ground(answer, with_line)
+    assert [a.target for a in h.actions] == ["payments-svc"] and stats.dropped_actions == 1
+    assert h.confidence == "high"
