@@ -7,13 +7,15 @@ Walking a folder (a git checkout too), a file is skipped silently, and listed in
 - a Markdown file without front matter that is a README/LICENSE/CONTRIBUTING/CHANGELOG/CODE_OF_CONDUCT,
   lies in a `template(s)` folder or has "template" in its name, or has fewer than two recognised incident
   sections with text (summary, symptoms, root cause, trigger, resolution, impact, fault);
-- a JSON/YAML document that is not a record or a list of records (no `id` or `title` key).
+- a JSON/YAML document that is not a record or a list of records (no `id` or `title` key in any of
+  them; a list with some records is parsed, and an item that is not one reported).
 A file given explicitly is always parsed and reported in `files`.
 Anything malformed is reported as an `IngestProblem` and its file skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -104,9 +106,14 @@ def ingest_file(path: Path, root: Path, explicit: bool = False) -> FileResult:
     provenance = SUFFIXES.get(path.suffix.lower(), "markdown")
     source = path.relative_to(root).as_posix()
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         return _failed(path, None, f"cannot read: {exc}")
+    try:  # newlines as read_text() would give them; a leading byte order mark dropped
+        text = data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:  # the line of the first byte that is not UTF-8
+        bad = f"not UTF-8 text (byte 0x{data[exc.start]:02x}): a binary file?"
+        return _failed(path, data.count(b"\n", 0, exc.start) + 1, bad)
     try:
         if provenance == "markdown":
             if not explicit and _looks_like_boilerplate(path, root) and not text.startswith("---"):
@@ -115,14 +122,16 @@ def ingest_file(path: Path, root: Path, explicit: bool = False) -> FileResult:
             docs = [raw] if raw is not None else []
         else:
             docs = _load_structured(text, provenance)
-            if not explicit and not all(isinstance(d, dict) and ("id" in d or "title" in d) for d in docs):
+            if not explicit and not any(isinstance(d, dict) and ("id" in d or "title" in d) for d in docs):
                 return FileResult(path, [], [])
     except PostmortemError as exc:
         return _failed(path, exc.line, exc.message)
     records: list[IncidentRecord] = []
     for doc in docs:
+        index = len(records) if len(docs) > 1 else None
         if not isinstance(doc, dict):
-            return _failed(path, None, f"expected a record (a mapping), got {type(doc).__name__}")
+            line = _line_of(text, provenance, index, ())
+            return _failed(path, line, f"expected a record (a mapping), got {type(doc).__name__}")
         doc.setdefault("provenance", provenance)
         doc.setdefault("source_file", source)
         try:
@@ -130,8 +139,12 @@ def ingest_file(path: Path, root: Path, explicit: bool = False) -> FileResult:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            line = _line_of(text, provenance, len(records) if len(docs) > 1 else None, err["loc"])
+            line = _line_of(text, provenance, index, err["loc"])
             return _failed(path, line, f"invalid record: {where}: {err['msg']}")
+    ids = [r.id for r in records]
+    if (again := next((n for n, i in enumerate(ids) if i in ids[:n]), None)) is not None:
+        line = _line_of(text, provenance, again, ("id",))
+        return _failed(path, line, f"duplicate id {ids[again]!r}, twice in this file")
     found = [n for n in IncidentRecord.model_fields if n not in ("provenance", "source_file")]
     fields = [n for n in found if any(getattr(r, n) not in (None, "", []) for r in records)]
     return FileResult(path, [r.id for r in records], fields, records=records)
@@ -164,14 +177,20 @@ def _load_structured(text: str, provenance: Provenance) -> list[Any]:
 
 
 def _normalise(doc: dict[str, Any]) -> dict[str, Any]:
-    """Accept what people write by hand: `date` for started_at, dates without times, comma lists."""
+    """Accept what people write by hand: `date` for started_at, dates without times, times without a zone
+    (taken as UTC), comma-separated lists."""
     out = {str(k): v for k, v in doc.items()}
     if "date" in out:
         out.setdefault("started_at", out.pop("date"))
     for key in ("started_at", "resolved_at", "updated_at"):
         value = out.get(key)
+        if isinstance(value, str):  # JSON has no dates; what fromisoformat rejects pydantic reports
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value.strip())
         if isinstance(value, date) and not isinstance(value, datetime):
-            out[key] = datetime(value.year, value.month, value.day, tzinfo=UTC)
+            value = datetime(value.year, value.month, value.day)
+        if isinstance(value, datetime):  # a time without a zone is UTC, whatever the format
+            out[key] = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     for key in ("services", "tags", "links", "symptoms", "root_causes", "action_items", "log_signature"):
         if isinstance(out.get(key), str):
             out[key] = [s.strip() for s in out[key].split("," if key in ("services", "tags") else "\n")]
@@ -186,12 +205,15 @@ def _line_of(text: str, provenance: Provenance, index: int | None, loc: tuple[in
     """The 1-based line of the value at `loc` (in item `index` of a list), found through YAML's node marks."""
     body = text
     if provenance == "markdown":  # only front matter can hold a misplaced value; its lines are the file's
-        body = text[: text.find("\n---", 3)] if text.startswith("---") else ""
+        lines = text.splitlines()
+        opened = bool(lines) and lines[0].strip() == "---"
+        end = next((n for n, line in enumerate(lines[1:], 1) if line.strip() in ("---", "...")), 0)
+        body = "\n".join(lines[:end]) if opened else ""
     try:
         node = yaml.compose(body, Loader=_Loader)
     except yaml.YAMLError:
         return None
-    path = ([index] if index is not None else []) + list(loc[:1])
+    path = ([index] if index is not None else []) + list(loc)
     for step in path:
         if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
             node = node.value[step]

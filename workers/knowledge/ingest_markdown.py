@@ -39,6 +39,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)(?:[-*+]|\d+[.)])\s+(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _NEGATED = re.compile(r"\b(not|never|no|unable|yet)\b|n't", re.I)
+# YAML error contexts whose mark is where the construct left open began (the problem is found later)
+_UNCLOSED = ("while parsing a flow", "while scanning a quoted scalar", "while scanning a simple key")
+_TRUE = {"true", "yes", "y", "on", "1"}
 
 
 class PostmortemError(Exception):
@@ -49,13 +52,14 @@ class PostmortemError(Exception):
         self.line, self.message = line, message
 
     @classmethod
-    def from_yaml(cls, exc: yaml.YAMLError, offset: int, last_line: int | None = None) -> PostmortemError:
-        """From a YAML error: its problem mark, or where the unclosed construct began if at the end."""
+    def from_yaml(cls, exc: yaml.YAMLError, offset: int) -> PostmortemError:
+        """From a YAML error: where an unclosed bracket, quote or key began, else the problem's mark.
+
+        `offset` is the number of lines before the YAML text in its file."""
         problem = getattr(exc, "problem_mark", None)
         context = getattr(exc, "context_mark", None)
-        mark = problem
-        if context is not None and (problem is None or (last_line is not None and problem.line >= last_line)):
-            mark = context
+        unclosed = str(getattr(exc, "context", None) or "").startswith(_UNCLOSED)
+        mark = context if context is not None and (problem is None or unclosed) else problem
         problem_text = getattr(exc, "problem", None) or str(exc).split("\n")[0]
         line = mark.line + 1 + offset if mark is not None else None
         return cls(line, f"malformed YAML: {problem_text}")
@@ -90,7 +94,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], list[str], int]:
     try:
         meta = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
     except yaml.YAMLError as exc:
-        raise PostmortemError.from_yaml(exc, 1, last_line=end - 1) from exc
+        raise PostmortemError.from_yaml(exc, 1) from exc
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -124,11 +128,11 @@ def parse_markdown(text: str, stem: str) -> dict[str, Any] | None:
             ]
         else:
             record[target] = "\n\n".join(_text(block) for block in blocks)
-    if "symptoms" not in record:
-        record["symptoms"] = record.get("impact") or record.get("fault") or []
+    if "symptoms" not in record:  # Atlassian's "Fault" is what failed; "Impact" is who noticed
+        record["symptoms"] = record.get("fault") or record.get("impact") or []
     record.pop("impact", None)
     record.pop("fault", None)
-    verified = bool(meta.pop("verified", False))
+    verified = _truthy(meta.pop("verified", False))
     extra = [f"{k}: {v}" for k, v in meta.items() if k not in IncidentRecord.model_fields and k != "date"]
     record.update({k: v for k, v in meta.items() if k in IncidentRecord.model_fields or k == "date"})
     record.setdefault("id", slug(stem))
@@ -146,6 +150,11 @@ def parse_markdown(text: str, stem: str) -> dict[str, Any] | None:
             }
         ]
     return record
+
+
+def _truthy(value: Any) -> bool:
+    """A flag as people write it: `true`/`yes`, or quoted ("true"); the string "false" is false."""
+    return value.strip().lower() in _TRUE if isinstance(value, str) else bool(value)
 
 
 def says_verified(text: str) -> bool:
