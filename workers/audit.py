@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 
+from workers.redisconn import as_text
+
 GLOBAL = "ic:audit"
 
 
@@ -40,11 +42,7 @@ def export(client: redis.Redis, since: datetime | None = None, chunk: int = 1000
     while True:
         entries = client.xrange(GLOBAL, start, "+", count=chunk) or []
         for entry_id, fields in entries:
-            yield {"id": _text(entry_id), **{_text(k): _text(v) for k, v in (fields or {}).items()}}
+            yield {"id": as_text(entry_id), **{as_text(k): as_text(v) for k, v in (fields or {}).items()}}
         if len(entries) < chunk:
             return
-        start = f"({_text(entries[-1][0])}"
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
+        start = f"({as_text(entries[-1][0])}"

@@ -14,6 +14,7 @@ import redis
 
 from workers.models import Incident
 from workers.redaction import EgressRecord
+from workers.redisconn import as_text
 
 PREFIX = "ic:"
 EVENT_DEDUP_TTL_S = 3600
@@ -24,10 +25,6 @@ EGRESS_MAX = 100_000
 
 def _k(*parts: str) -> str:
     return PREFIX + ":".join(parts)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class IncidentStore:
@@ -45,7 +42,7 @@ class IncidentStore:
         """The channel's name from a short-lived cache, else from `lookup` (a Slack call)."""
         key = _k("channel", channel_id, "name")
         if cached := self._r.get(key):
-            return _text(cached)
+            return as_text(cached)
         name = lookup()
         if name:
             self._r.set(key, name, ex=NAME_CACHE_TTL_S)
@@ -56,7 +53,7 @@ class IncidentStore:
         pointer = _k("channel", channel_id, "incident")
         for _ in range(3):
             current = self._r.get(pointer)
-            if current is not None and (incident := self.get(_text(current))) and incident.status == "open":
+            if current is not None and (incident := self.get(as_text(current))) and incident.status == "open":
                 return incident
             incident = Incident(
                 id=f"INC-{now.astimezone(UTC):%Y%m%d}-{secrets.token_hex(3)}",
@@ -84,11 +81,11 @@ class IncidentStore:
         raw = self._r.hgetall(_k("incident", incident_id))
         if not raw:
             return None
-        return Incident.model_validate({_text(k): _text(v) for k, v in raw.items()})
+        return Incident.model_validate({as_text(k): as_text(v) for k, v in raw.items()})
 
     def current_for(self, channel_id: str) -> Incident | None:
         pointer = self._r.get(_k("channel", channel_id, "incident"))
-        return self.get(_text(pointer)) if pointer else None
+        return self.get(as_text(pointer)) if pointer else None
 
     def record_message(self, incident_id: str, event_id: str, message: dict[str, str]) -> bool:
         """Append a channel message once per Slack event id (Slack retries deliveries)."""
@@ -100,7 +97,7 @@ class IncidentStore:
 
     def messages(self, incident_id: str) -> list[dict[str, str]]:
         entries = self._r.xrange(_k("incident", incident_id, "messages")) or []
-        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
+        return [{as_text(k): as_text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
 
     def record_egress(self, incident_id: str, record: EgressRecord) -> None:
         """Append to the incident's and the global egress log: where evidence went, what was masked."""
@@ -112,14 +109,14 @@ class IncidentStore:
 
     def egress(self, incident_id: str) -> list[dict[str, str]]:
         entries = self._r.xrange(_k("incident", incident_id, "egress")) or []
-        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
+        return [{as_text(k): as_text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
 
     def record_triage(self, incident_id: str, run_id: str, message_ts: str) -> None:
         self._r.rpush(_k("incident", incident_id, "triages"), f"{run_id} {message_ts}")
 
     def triages(self, incident_id: str) -> list[tuple[str, str]]:
         rows = self._r.lrange(_k("incident", incident_id, "triages"), 0, -1)
-        pairs = [_text(r).split(" ", 1) for r in rows]
+        pairs = [as_text(r).split(" ", 1) for r in rows]
         return [(run_id, ts) for run_id, ts in pairs]
 
 

@@ -17,6 +17,8 @@ import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from workers.redisconn import as_text
+
 log = structlog.get_logger(__name__)
 
 PREFIX = "ic:metrics:"
@@ -76,7 +78,7 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[Any]:
         for name, (kind, help_text, bounds) in METRICS.items():
             raw = self._r.hgetall(PREFIX + name) or {}
-            rows = [(json.loads(_text(k)), float(_text(v))) for k, v in raw.items()]
+            rows = [(json.loads(as_text(k)), float(as_text(v))) for k, v in raw.items()]
             full = f"incident_copilot_{name}"
             if kind == "counter":
                 names = sorted({k for labels, _ in rows for k in labels})
@@ -107,7 +109,3 @@ def _histogram(
             [dict(key).get(k, "") for k in label_names], buckets, sum_value=values.get("sum", 0.0)
         )
     return family
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -147,3 +147,8 @@ def connect(settings: RedisSettings) -> RedisHandle:
     embedded = EmbeddedRedis(settings.embedded_dir)
     url = embedded.ensure_running()
     return RedisHandle(_client(url), embedded)
+
+
+def as_text(value: bytes | str | None) -> str:
+    """A Redis reply as text (clients are created without decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else value or ""

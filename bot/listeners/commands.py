@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,41 +66,27 @@ def handle_triage(
     scope = {"command": ids.TRIAGE_COMMAND, "run_id": run_id, "channel": command.get("channel_id")}
     with unit_of_work("command handled", **scope, user=command.get("user_id"), sub=sub) as line:
         try:
-            _dispatch(ack_timed, command, respond, client, deps, run_id, text, word, line)
+            if word == "help":
+                settings = deps.settings.incident
+                ack_timed(
+                    text=HELP.format(zone=settings.timezone, default=settings.default_window_minutes),
+                    response_type="ephemeral",
+                )
+                line["outcome"] = "help"
+            elif word == "status":
+                ack_timed()
+                line["outcome"] = _status(command, respond, deps, run_id)
+            elif word == "search":
+                ack_timed()
+                line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
+            else:
+                line["outcome"] = _triage(ack_timed, command, respond, client, deps, run_id, text)
         finally:
             metrics.inc(deps.redis, "commands", sub=sub, outcome=str(line.get("outcome", "error")))
 
 
-def _dispatch(
-    ack: Any,
-    command: dict[str, Any],
-    respond: Respond,
-    client: WebClient,
-    deps: BotDeps,
-    run_id: str,
-    text: str,
-    word: str,
-    line: dict[str, Any],
-) -> None:
-    if word == "help":
-        settings = deps.settings.incident
-        ack(
-            text=HELP.format(zone=settings.timezone, default=settings.default_window_minutes),
-            response_type="ephemeral",
-        )
-        line["outcome"] = "help"
-    elif word == "status":
-        ack()
-        line["outcome"] = _status(command, respond, deps, run_id)
-    elif word == "search":
-        ack()
-        line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
-    else:
-        line["outcome"] = _triage(ack, command, respond, client, deps, run_id, text)
-
-
 def _triage(
-    ack: Ack,
+    ack: Callable[..., None],
     command: dict[str, Any],
     respond: Respond,
     client: WebClient,

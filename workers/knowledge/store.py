@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from workers.knowledge.model import IncidentRecord
+from workers.redisconn import as_text
 
 IDS = "ic:kb:ids"
 HASHES = "ic:kb:hashes"
@@ -28,10 +29,6 @@ READ_CHUNK = 1000
 
 def record_key(record_id: str) -> str:
     return f"ic:kb:record:{record_id}"
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else value or ""
 
 
 def content_hash(record: IncidentRecord) -> str:
@@ -63,7 +60,7 @@ class KnowledgeStore:
         now = datetime.now(UTC)
         for record_id, old in zip(ids, known, strict=True):
             digest = content_hash(latest[record_id])
-            if old is not None and _text(old) == digest:
+            if old is not None and as_text(old) == digest:
                 result.unchanged.append(record_id)
                 continue
             record = latest[record_id].model_copy(update={"updated_at": now})
@@ -93,7 +90,7 @@ class KnowledgeStore:
         return IncidentRecord.model_validate_json(raw) if raw is not None else None
 
     def ids(self) -> list[str]:
-        return sorted(_text(m) for m in self._r.smembers(IDS))
+        return sorted(as_text(m) for m in self._r.smembers(IDS))
 
     def all(self) -> list[IncidentRecord]:
         """Every record, sorted by id, read in pipelined chunks."""
@@ -119,9 +116,9 @@ class KnowledgeStore:
         while True:
             entries = self._r.xrange(CHANGES, start, "+", count=READ_CHUNK) or []
             for entry_id, fields in entries:
-                values = {_text(k): _text(v) for k, v in (fields or {}).items()}
+                values = {as_text(k): as_text(v) for k, v in (fields or {}).items()}
                 changes.append((values["op"], values["id"]))
-                last = _text(entry_id)
+                last = as_text(entry_id)
             if len(entries) < READ_CHUNK:
                 return changes, last
             start = f"({last}"

@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from workers.redisconn import as_text
 from workers.triage.report import CONFIDENCE_ORDER, BoardStatus, Hypothesis, TriageReport
 
 VERDICTS = ("support", "reject", "need_data")
@@ -101,10 +102,6 @@ def _event(kind: str, h: Hypothesis, run_id: str, **extra: str) -> Event:
     }
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class Board:
     """The per-incident board and timeline on an injected Redis client."""
 
@@ -145,7 +142,7 @@ class Board:
     def record_event(self, incident_id: str, kind: str, **fields: object) -> str:
         """Append an event (with `at`, and `by` "bot" unless given) to the timeline; its stream id."""
         event = {"kind": kind, "by": "bot", **{k: "" if v is None else str(v) for k, v in fields.items()}}
-        return _text(self._append(self._r, incident_id, event))
+        return as_text(self._append(self._r, incident_id, event))
 
     def _append(self, conn: Any, incident_id: str, event: Event) -> Any:
         entry: dict[str | bytes, str | bytes | int | float] = {k: v for k, v in event.items()}
@@ -165,7 +162,7 @@ class Board:
         field = f"{hypothesis_id}:{user}"
         previous = self._r.hget(_key(incident_id, "verdicts"), field)
         event = _event(f"verdict_{verdict}", h, "", verdict=verdict, by=user)
-        event["previous"] = _text(previous) if previous else ""
+        event["previous"] = as_text(previous) if previous else ""
         with self._r.pipeline(transaction=True) as tx:
             tx.hset(_key(incident_id, "verdicts"), field, verdict)
             self._append(tx, incident_id, event)
@@ -176,15 +173,15 @@ class Board:
         """Per hypothesis, how many users hold each verdict now."""
         out: dict[str, dict[str, int]] = {}
         for field, value in (self._r.hgetall(_key(incident_id, "verdicts")) or {}).items():
-            hyp = _text(field).split(":", 1)[0]
+            hyp = as_text(field).split(":", 1)[0]
             counts = out.setdefault(hyp, dict.fromkeys(VERDICTS, 0))
-            counts[_text(value)] += 1
+            counts[as_text(value)] += 1
         return out
 
     def events(self, incident_id: str) -> list[Event]:
         """The timeline, oldest first."""
         entries = self._r.xrange(_key(incident_id, "timeline")) or []
-        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
+        return [{as_text(k): as_text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
 
 
 def _merge(
