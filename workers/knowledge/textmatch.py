@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 
 TEMPLATE_MIN_SIM = 0.6  # two templates below this agreement do not count as shared
+MIN_SHARED_WORDS = 3  # templates of different lengths need this many words in common to compare
+CAMEL_MIN_LEN = 8  # identifiers this long are also split at case changes (OutOfMemoryError, OOMKilled)
 _STOP_WORDS = (
     "a an and are as at be been but by for from had has have in into is it its of on or our that "
     "the their then there these this those to was were when which while with we after before during "
@@ -13,6 +15,8 @@ _STOP_WORDS = (
 )
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 TOKEN = re.compile(r"[a-z0-9]+")
+_WORD = re.compile(r"[A-Za-z0-9]+")
+_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _WILDCARD = re.compile(r"<[^<>\s]*>")
 _TEMPLATE_TOKEN = re.compile(r"<\*>|[^\s=:,;()\[\]{}\"']+")
 
@@ -20,8 +24,15 @@ _TEMPLATE_TOKEN = re.compile(r"<\*>|[^\s=:,;()\[\]{}\"']+")
 def tokenize(text: str) -> list[str]:
     """Lowercase, split on non-alphanumerics, drop stop words and one-letter tokens.
 
-    No stemming: on the retrieval benchmark it cost more than it gained."""
-    return [t for t in TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOP_WORDS]
+    A long identifier is kept whole and also split at its case changes, so a log's
+    `OutOfMemoryError` meets a postmortem's "out of memory". Short ones (`CoreDNS`, `iOS`) stay
+    whole. No stemming: on the retrieval benchmark it cost more than it gained."""
+    words: list[str] = []
+    for word in _WORD.findall(text):
+        words.append(word.lower())
+        if len(word) >= CAMEL_MIN_LEN and len(parts := _CAMEL_PART.findall(word)) > 1:
+            words.extend(p.lower() for p in parts)
+    return [t for t in words if len(t) > 1 and t not in STOP_WORDS]
 
 
 def template_tokens(template: str) -> tuple[str, ...]:
@@ -30,13 +41,18 @@ def template_tokens(template: str) -> tuple[str, ...]:
 
 
 def template_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
-    """Positional agreement (wildcards match anything) when lengths agree, else token-set Jaccard."""
+    """The better of positional agreement (same length; wildcards match anything) and the words
+    shared over the shorter template's words, given at least MIN_SHARED_WORDS in common: two
+    services' `…: no space left on device` are the same failure whatever precedes it."""
     if not a or not b:
         return 0.0
+    positional = 0.0
     if len(a) == len(b):
-        return sum(x == y or "<*>" in (x, y) for x, y in zip(a, b, strict=True)) / len(a)
+        positional = sum(x == y or "<*>" in (x, y) for x, y in zip(a, b, strict=True)) / len(a)
     sa, sb = set(a) - {"<*>"}, set(b) - {"<*>"}
-    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+    shared = len(sa & sb)
+    words = shared / min(len(sa), len(sb)) if shared >= MIN_SHARED_WORDS else 0.0
+    return max(positional, words)
 
 
 def signature_overlap(query: Sequence[tuple[str, ...]], record: Sequence[tuple[str, ...]]) -> float:

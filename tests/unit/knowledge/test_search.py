@@ -17,7 +17,12 @@ from workers.knowledge.embeddings import HttpEmbedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord, Triplet
 from workers.knowledge.search import KnowledgeIndex, novelty
-from workers.knowledge.textmatch import tokenize
+from workers.knowledge.textmatch import (
+    TEMPLATE_MIN_SIM,
+    template_similarity,
+    template_tokens,
+    tokenize,
+)
 
 RECORDS = [
     IncidentRecord(
@@ -94,6 +99,27 @@ def test_tokenizer_keeps_short_technical_tokens_and_drops_stop_words() -> None:
     assert tokenize("The OOM killer hit DNS, then 502s/502 at the LB") == [
         "oom", "killer", "hit", "dns", "502s", "502", "lb",
     ]  # fmt: skip
+
+
+def test_long_identifiers_are_also_split_at_case_changes_short_ones_stay_whole() -> None:
+    assert tokenize("java.lang.OutOfMemoryError OOMKilled CoreDNS") == [
+        "java", "lang", "outofmemoryerror", "out", "memory", "error", "oomkilled", "oom", "killed",
+        "coredns",
+    ]  # fmt: skip
+
+
+def test_templates_of_different_lengths_match_on_their_shared_words() -> None:
+    gateway = template_tokens("api-gateway write <PATH>: no space left on device")
+    pg = template_tokens('ERROR:  could not extend file "base/<NUM>": No space left on device')
+    assert template_similarity(gateway, pg) >= TEMPLATE_MIN_SIM
+    wal = template_tokens("metrics-store failed to write WAL segment <NUM>: no space left on device")
+    pool = template_tokens("HikariPool-<NUM> - Connection is not available, request timed out")
+    assert template_similarity(wal, pool) == 0.0  # "to" alone, or "write" alone, is not a failure
+    same_len = template_tokens("kubelet container <ID> terminated reason=OOMKilled")
+    assert (
+        template_similarity(same_len, template_tokens("kubelet container api terminated reason=OOMKilled"))
+        == 1.0
+    )
 
 
 @pytest.mark.parametrize(
