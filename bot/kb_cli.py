@@ -1,4 +1,5 @@
-"""`incident-copilot kb …`: ingest postmortems, list, show and search the knowledge base."""
+"""`incident-copilot kb …`: ingest postmortems, list, show and search the knowledge base, export
+its triplets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import json
 from pathlib import Path
 
 from workers.knowledge.ingest import ingest_path
+from workers.knowledge.render import record_markdown
 from workers.knowledge.service import KnowledgeDeps
+from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
+from workers.postmortem.render import markdown
 from workers.redisconn import connect
 from workers.settings import Settings
 
@@ -27,8 +31,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     ingest.add_argument("path", type=Path)
     kb_sub.add_parser("list", help="list stored incidents")
-    show = kb_sub.add_parser("show", help="print one incident as JSON")
+    show = kb_sub.add_parser("show", help="print one incident as JSON or Markdown")
     show.add_argument("id")
+    show.add_argument(
+        "--format",
+        choices=("json", "md"),
+        default="json",
+        help="json (default): the stored record, with the bot's full draft for its own postmortems; "
+        "md: the document (the full draft for the bot's postmortems)",
+    )
+    export = kb_sub.add_parser(
+        "export-triplets",
+        help="write every (symptom, root cause, fix) triplet as JSON lines",
+        description="One line per triplet, with its record, provenance, review state and, for the bot's "
+        "own postmortems, the decision tree that led to it. Fit for evaluation or training sets.",
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     search = kb_sub.add_parser("search", help="search past incidents")
     search.add_argument("text")
     search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
@@ -46,11 +64,14 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{record.id:<28} {when}  {record.title}")
             return 0
         if args.kb_command == "show":
-            found = knowledge.store.get(args.id)
-            if found is None:
-                print(f"incident-copilot: no incident {args.id!r} in the knowledge base")
-                return 1
-            print(json.dumps(found.model_dump(mode="json"), indent=2))
+            return _show(knowledge, DraftStore(handle.client), args.id, args.format)
+        if args.kb_command == "export-triplets":
+            rows = dumps_rows(triplet_rows(knowledge.store, DraftStore(handle.client)))
+            if args.out is None:
+                print(rows, end="")
+            else:
+                args.out.write_text(rows)
+                print(f"{rows.count(chr(10))} triplets written to {args.out}")
             return 0
         for m in knowledge.search(args.text, k=args.k):
             print(f"{m.score:5.2f}  {m.record_id:<28} {m.title}")
@@ -61,6 +82,22 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         handle.close()
+
+
+def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str) -> int:
+    found = knowledge.store.get(record_id)
+    if found is None:
+        print(f"incident-copilot: no incident {record_id!r} in the knowledge base")
+        return 1
+    pm = drafts.get(record_id) if found.provenance == "bot" else None
+    if fmt == "md":
+        print(markdown(pm) if pm else record_markdown(found), end="")
+    else:
+        data = found.model_dump(mode="json")
+        if pm is not None:
+            data["draft"] = pm.model_dump(mode="json")
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
 
 
 def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:

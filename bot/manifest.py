@@ -22,9 +22,11 @@ METHOD_SCOPES = {
     "conversations_replies": "channels:history",
     "conversations_info": "channels:read",
     "users_info": "users:read",
+    "files_upload_v2": "files:write",
 }
 COMMAND_SCOPES = ["commands"]
-EVENTS = [f"{ids.MESSAGE_EVENT}.channels"]  # messages in public channels the bot is in
+# Messages in public channels the bot is in; an incident channel archived (drafts its postmortem).
+EVENTS = [f"{ids.MESSAGE_EVENT}.channels", ids.CHANNEL_ARCHIVE_EVENT]
 HEADER = """\
 # Slack app manifest for incident-copilot, printed by `incident-copilot manifest`.
 # Create the app at api.slack.com/apps → "From a manifest". HTTP mode: every request URL is the
@@ -42,7 +44,7 @@ def manifest(base_url: str | None) -> dict[str, Any]:
     command: dict[str, Any] = {
         "command": ids.TRIAGE_COMMAND,
         "description": "Triage this incident from the channel's evidence",
-        "usage_hint": "[what you see] [since 10:40 | last 30m] · search <text> · status · help",
+        "usage_hint": "[what you see] [since 10:40 | last 30m] · search <text> · resolve [summary] · status",
         "should_escape": False,
     }
     events: dict[str, Any] = {"bot_events": EVENTS}

@@ -111,6 +111,38 @@ class IncidentStore:
         entries = self._r.xrange(_k("incident", incident_id, "egress")) or []
         return [{as_text(k): as_text(v) for k, v in (fields or {}).items()} for _id, fields in entries]
 
+    def resolve(self, incident_id: str, by: str, at: datetime, summary: str = "") -> Incident | None:
+        """Mark the incident resolved (the first resolution time is kept; a later summary replaces an
+        earlier one). The channel's next `/triage` opens a new incident."""
+        key = _k("incident", incident_id)
+        if not self._r.exists(key):
+            return None
+        self._r.hsetnx(key, "resolved_at", at.isoformat())
+        fields = {"status": "resolved", "resolved_by": by} | ({"resolution": summary} if summary else {})
+        self._r.hset(key, mapping=fields)  # type: ignore[arg-type]
+        return self.get(incident_id)
+
+    def record_findings(self, incident_id: str, symptom: str, service: str, signature: list[str]) -> None:
+        """What triage saw, for the postmortem: the first symptom, the service, new log templates."""
+        key = _k("incident", incident_id, "findings")
+        if symptom:
+            self._r.hsetnx(key, "symptom", symptom)
+        if service:
+            self._r.hsetnx(key, "service", service)
+        if signature:
+            self._r.sadd(_k("incident", incident_id, "signature"), *signature)
+
+    def findings(self, incident_id: str) -> tuple[str, str, list[str]]:
+        """(symptom, service, log signature) as recorded by triage runs."""
+        raw = {
+            as_text(k): as_text(v)
+            for k, v in (self._r.hgetall(_k("incident", incident_id, "findings")) or {}).items()
+        }
+        signature = sorted(
+            as_text(t) for t in self._r.smembers(_k("incident", incident_id, "signature")) or ()
+        )
+        return raw.get("symptom", ""), raw.get("service", ""), signature
+
     def record_triage(self, incident_id: str, run_id: str, message_ts: str) -> None:
         self._r.rpush(_k("incident", incident_id, "triages"), f"{run_id} {message_ts}")
 
@@ -128,4 +160,5 @@ def _egress_fields(record: EgressRecord) -> dict[Any, Any]:
 
 
 def _to_hash(incident: Incident) -> dict[str, str]:
-    return {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in incident.model_dump().items()}
+    fields = incident.model_dump(exclude_none=True)
+    return {k: v.isoformat() if isinstance(v, datetime) else str(v) for k, v in fields.items()}

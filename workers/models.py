@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 IncidentStatus = Literal["open", "resolved"]
+PostmortemTrigger = Literal["resolve", "button", "archive"]
 
 
 class Window(BaseModel):
@@ -15,7 +16,7 @@ class Window(BaseModel):
 
     start: datetime
     end: datetime
-    phrase: str = Field("", description="the words it was parsed from; empty when defaulted")
+    phrase: str = Field(default="", description="the words it was parsed from; empty when defaulted")
 
     @property
     def minutes(self) -> int:
@@ -29,6 +30,21 @@ class Incident(BaseModel):
     started_at: datetime
     status: IncidentStatus = "open"
     requester: str = Field(description="Slack user id of whoever opened it")
+    resolved_at: datetime | None = None
+    resolved_by: str = ""
+    resolution: str = Field(default="", description="the summary given with /triage resolve")
+
+
+class PostmortemRequest(BaseModel):
+    """The JSON payload of a postmortem job."""
+
+    run_id: str
+    incident_id: str
+    channel_id: str
+    trigger: PostmortemTrigger
+    requested_by: str
+    summary: str = ""
+    requested_at: datetime
 
 
 class TriageRequest(BaseModel):
@@ -40,7 +56,7 @@ class TriageRequest(BaseModel):
     channel_id: str
     channel_name: str
     requester_id: str
-    text: str = Field("", description="the user's description, window phrase removed")
+    text: str = Field(default="", description="the user's description, window phrase removed")
     window: Window
     placeholder_ts: str
     requested_at: datetime
@@ -94,8 +110,8 @@ class SimilarIncident(BaseModel):
     snippet: str = ""
     root_cause: str = ""
     fix: str = ""
-    signature: float = Field(0.0, description="log-signature overlap with this incident, 0..1")
-    link: str = Field("", description="where the postmortem lives (http/https only)")
+    signature: float = Field(default=0.0, description="log-signature overlap with this incident, 0..1")
+    link: str = Field(default="", description="where the postmortem lives (http/https only)")
 
 
 class KnowledgeView(BaseModel):

@@ -8,13 +8,14 @@ so running either twice changes nothing; an action never runs twice on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
 from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from workers.models import TriageRequest
+from workers.models import PostmortemRequest, PostmortemTrigger, TriageRequest
 
 TRIAGE, POSTMORTEM, ACTIONS = "triage", "postmortem", "actions"
 ALL_QUEUES = (TRIAGE, POSTMORTEM, ACTIONS)
@@ -31,6 +32,7 @@ class JobOptions:
 
 JOBS: dict[str, JobOptions] = {
     "workers.jobs.triage.run": JobOptions(TRIAGE, timeout_s=180, retries=2),
+    "workers.jobs.postmortem.run": JobOptions(POSTMORTEM, timeout_s=900, retries=2),
 }
 
 FAILURE_CALLBACK = "workers.jobs.failure.report_failure"
@@ -59,4 +61,28 @@ def enqueue(client: redis.Redis, func: str, payload: dict[str, object], job_id: 
 def enqueue_triage(client: redis.Redis, request: TriageRequest) -> Job:
     return enqueue(
         client, "workers.jobs.triage.run", request.model_dump(mode="json"), f"triage-{request.run_id}"
+    )
+
+
+def enqueue_postmortem(
+    client: redis.Redis,
+    incident_id: str,
+    channel_id: str,
+    trigger: PostmortemTrigger,
+    user: str,
+    run_id: str,
+    summary: str = "",
+) -> Job:
+    """Queue the incident's postmortem job (the same for the command, the button and archiving)."""
+    request = PostmortemRequest(
+        run_id=run_id,
+        incident_id=incident_id,
+        channel_id=channel_id,
+        trigger=trigger,
+        requested_by=user,
+        summary=summary,
+        requested_at=datetime.now(UTC),
+    )
+    return enqueue(
+        client, "workers.jobs.postmortem.run", request.model_dump(mode="json"), f"postmortem-{request.run_id}"
     )

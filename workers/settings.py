@@ -165,6 +165,18 @@ class EvidenceSettings(BaseSettings):
         return v
 
 
+class PostmortemSettings(BaseSettings):
+    model_config = _section("POSTMORTEM_")
+
+    pin_reaction: str = Field(
+        "pushpin", pattern=r"^[a-z0-9_+-]+$", description="reaction that marks a key timeline event"
+    )
+    lookback_minutes: int = Field(
+        240, ge=0, le=7 * 24 * 60, description="channel history read before the incident opened"
+    )
+    channel: str = Field("", description="where drafts go when the incident channel is archived")
+
+
 class PolicySettings(BaseSettings):
     model_config = _section("")
 
@@ -214,6 +226,7 @@ class Settings(BaseModel):
     incident: IncidentSettings
     evidence: EvidenceSettings
     policy: PolicySettings
+    postmortem: PostmortemSettings
     server: ServerSettings
     log: LogSettings
 
@@ -265,6 +278,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "incident": IncidentSettings,
     "evidence": EvidenceSettings,
     "policy": PolicySettings,
+    "postmortem": PostmortemSettings,
     "server": ServerSettings,
     "log": LogSettings,
 }

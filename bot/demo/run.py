@@ -23,6 +23,7 @@ from workers.knowledge.ingest import ingest_path
 from workers.knowledge.store import KnowledgeStore
 from workers.redisconn import connect
 from workers.settings import RedisSettings
+from workers.slack import ids
 
 ANSWER_TIMEOUT_S = 20
 # The bundled logs were recorded as if the incident were being triaged at this instant.
@@ -108,11 +109,51 @@ def replay(stack: LocalStack, scenario: dict[str, Any], now: datetime) -> tuple[
     return channel["id"], answer.elapsed
 
 
-def _answered(stack: LocalStack, channel: str) -> bool:
-    return any(
-        m.get("bot_id") and any(b.get("type") == "header" for b in m.get("blocks") or [])
-        for m in stack.standin.messages(channel)
+def _answer(stack: LocalStack, channel: str) -> dict[str, Any] | None:
+    return next(
+        (
+            m
+            for m in stack.standin.messages(channel)
+            if m.get("bot_id") and any(b.get("type") == "header" for b in m.get("blocks") or [])
+        ),
+        None,
     )
+
+
+def _uploaded(stack: LocalStack) -> str:
+    files = stack.standin.state.files()
+    content = stack.standin.state.file_content(files[-1]["id"]) if files else None
+    return content.decode() if content else ""
+
+
+def resolve(stack: LocalStack, scenario: dict[str, Any], answer: dict[str, Any]) -> str:
+    """Support the top hypothesis as the scenario's responder would, resolve the incident, and return
+    the postmortem draft the bot uploads ("" if none came)."""
+    driver = stack.driver()
+    channel = scenario["channel"]
+    votes = [
+        e["value"]
+        for b in answer.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b.get("elements", [])
+        if e.get("action_id") == ids.HYP_SUPPORT
+    ]
+    if votes:
+        driver.block_action(
+            ids.HYP_SUPPORT,
+            votes[0],
+            user_id=scenario["support"]["user"],
+            channel_id=channel["id"],
+            message_ts=answer["ts"],
+        )
+    driver.slash_command(
+        f"resolve {scenario['resolve']['text']}",
+        user_id=scenario["resolve"]["user"],
+        channel_id=channel["id"],
+        channel_name=channel["name"],
+    )
+    stack.standin.wait_for(lambda: bool(_uploaded(stack)), ANSWER_TIMEOUT_S)
+    return _uploaded(stack)
 
 
 SHOWN_METRICS = (
@@ -141,7 +182,7 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             past = load_knowledge(stack)
             print(f"Knowledge base: {past} past incidents ingested.", file=out)
             channel, ack_s = replay(stack, scenario, now)
-            if not stack.standin.wait_for(lambda: _answered(stack, channel), ANSWER_TIMEOUT_S):
+            if not stack.standin.wait_for(lambda: _answer(stack, channel) is not None, ANSWER_TIMEOUT_S):
                 print(render_conversation(stack.standin, channel), file=out)
                 print(
                     f"No answer within {ANSWER_TIMEOUT_S} s. Worker log:\n{stack.log('worker-0')}", file=out
@@ -150,6 +191,14 @@ def run_demo(out: TextIO = sys.stdout) -> int:
             answered_s = time.monotonic() - started
             print(f"\n#{scenario['channel']['name']}, as the on-call engineer sees it:\n", file=out)
             print(render_conversation(stack.standin, channel), file=out)
+            answer = _answer(stack, channel)
+            assert answer is not None
+            draft = resolve(stack, scenario, answer)
+            print(
+                "\nAfter a Support click and `/triage resolve`, the postmortem draft the bot uploads:\n",
+                file=out,
+            )
+            print(draft or f"No draft arrived. Worker log:\n{stack.log('worker-0')}", file=out)
             calls = len(stack.standin.calls)
             print(f"\nThe bot's own /metrics after the run:\n{scrape(stack.base_url)}", file=out)
         print(

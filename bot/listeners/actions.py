@@ -1,5 +1,6 @@
-"""Block actions on a triage answer: "same cause" / "not related" on a similar past incident, and
-Support / Reject / Need data on a hypothesis of the board (stored as timeline events)."""
+"""Block actions: "same cause" / "not related" on a similar past incident, Support / Reject / Need
+data on a hypothesis of the board (stored as timeline events), "Mark resolved" on a triage answer
+and "Approve postmortem" on a postmortem draft."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from typing import Any
 import redis
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
 
 from bot.deps import BotDeps
+from workers import audit
 from workers.logconfig import unit_of_work
-from workers.slack import ids
+from workers.postmortem.record import DraftStore
+from workers.queue import enqueue_postmortem
+from workers.slack import ids, postmortem_blocks
 
 LABELS = {ids.KB_SAME_CAUSE: "same cause", ids.KB_NOT_RELATED: "not related"}
 
@@ -24,6 +29,85 @@ def register(app: App) -> None:
     app.action(ids.KB_NOT_RELATED)(handle_feedback)
     for action_id in ids.HYPOTHESIS_VERDICTS:
         app.action(action_id)(handle_verdict)
+    app.action(ids.INCIDENT_RESOLVE)(handle_resolve)
+    app.action(ids.POSTMORTEM_APPROVE)(handle_approve_postmortem)
+
+
+def _ephemeral(respond: Respond, text: str) -> None:
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def handle_resolve(
+    ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> None:
+    """ "Mark resolved": the same as `/triage resolve` without a summary, for the incident on the answer."""
+    ack()
+    deps: BotDeps = context["deps"]
+    user = (body.get("user") or {}).get("id", "")
+    channel = (body.get("channel") or {}).get("id", "")
+    incident_id = str(action.get("value", ""))
+    with unit_of_work(
+        "action handled", action=ids.INCIDENT_RESOLVE, run_id=context["run_id"], user=user
+    ) as line:
+        try:
+            incident = deps.incidents.get(incident_id)
+            if incident is None or incident.channel_id != channel:
+                _ephemeral(
+                    respond, f"`{incident_id}` is not an incident of this channel; nothing was resolved."
+                )
+                line["outcome"] = "unknown_incident"
+                return
+            enqueue_postmortem(deps.redis, incident.id, channel, "button", user, context["run_id"])
+        except redis.RedisError:
+            _ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
+            line["outcome"] = "redis_down"
+            return
+        _ephemeral(respond, f"Resolving `{incident.id}`; the postmortem draft will appear in this channel.")
+        line["outcome"] = "resolve"
+
+
+def handle_approve_postmortem(
+    ack: Ack,
+    action: dict[str, Any],
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+) -> None:
+    """ "Approve postmortem": the draft becomes a reviewed record in the knowledge base."""
+    ack()
+    deps: BotDeps = context["deps"]
+    user = (body.get("user") or {}).get("id", "")
+    incident_id = str(action.get("value", ""))
+    with unit_of_work(
+        "action handled", action=ids.POSTMORTEM_APPROVE, run_id=context["run_id"], user=user
+    ) as line:
+        if deps.knowledge is None:
+            _ephemeral(respond, "The knowledge base is not available here.")
+            line["outcome"] = "no_kb"
+            return
+        try:
+            pm = DraftStore(deps.redis).mark_reviewed(incident_id, f"<@{user}>", deps.knowledge.store)
+            if pm is not None:
+                audit.record(deps.redis, incident_id, "postmortem_reviewed", by=user, version=str(pm.version))
+        except redis.RedisError:
+            _ephemeral(respond, ":warning: I couldn't store that right now (Redis is unreachable).")
+            line["outcome"] = "redis_down"
+            return
+        if pm is None:
+            _ephemeral(respond, f"There is no postmortem draft for `{incident_id}`.")
+            line["outcome"] = "unknown_draft"
+            return
+        container = body.get("container") or {}
+        if container.get("channel_id") and container.get("message_ts"):
+            text, blocks = postmortem_blocks.summary(pm)
+            client.chat_update(
+                channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
+            )
+        _ephemeral(
+            respond, f"Postmortem `{incident_id}` v{pm.version} is marked reviewed in the knowledge base."
+        )
+        line["outcome"] = "reviewed"
 
 
 def handle_verdict(

@@ -18,7 +18,7 @@ from workers import metrics
 from workers.errors import UserInputError
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
-from workers.queue import enqueue_triage
+from workers.queue import enqueue_postmortem, enqueue_triage
 from workers.slack import blocks, ids
 from workers.timewindow import parse_window
 
@@ -28,6 +28,8 @@ HELP = """*/triage* looks at what happened in this channel around the incident a
 or `last 30m` (times in {zone}; default: the last {default} minutes).
 • `/triage search <text>`: past incidents like this (only you see the answer).
 • `/triage status`: this channel's incident and its triage runs.
+• `/triage resolve [summary]`: mark the incident resolved and draft its postmortem (a second \
+resolve updates the same draft).
 • `/triage help`: this message.
 
 Example: `/triage checkout p99 latency up since 10:40`"""
@@ -42,7 +44,7 @@ NOT_IN_CHANNEL = (
 )
 
 
-SUBCOMMANDS = ("help", "status", "search")
+SUBCOMMANDS = ("help", "status", "search", "resolve")
 
 
 def register(app: App) -> None:
@@ -79,6 +81,10 @@ def handle_triage(
             elif word == "search":
                 ack_timed()
                 line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
+            elif word == "resolve":
+                ack_timed()
+                summary = text[len(word) :].strip()
+                line["outcome"] = _resolve(command, summary, respond, deps, run_id)
             else:
                 line["outcome"] = _triage(ack_timed, command, respond, client, deps, run_id, text)
         finally:
@@ -191,6 +197,31 @@ def _search(query: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
     text, result_blocks = blocks.search_results(query, matches)
     respond(text=text, blocks=result_blocks, response_type="ephemeral")
     return "searched"
+
+
+def _resolve(command: dict[str, Any], summary: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
+    try:
+        incident = deps.incidents.current_for(command["channel_id"])
+        if incident is not None:
+            enqueue_postmortem(
+                deps.redis, incident.id, command["channel_id"], "resolve", command["user_id"], run_id, summary
+            )
+    except redis.RedisError:
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
+    if incident is None:
+        respond(
+            text="No incident is open in this channel, so there is nothing to resolve. `/triage` opens one.",
+            response_type="ephemeral",
+        )
+        return "no_incident"
+    again = " (it was already resolved: the draft will be updated)" if incident.status == "resolved" else ""
+    respond(
+        text=f"Resolving `{incident.id}`{again}. I'm drafting the postmortem from the channel, the board "
+        "and the audit trail; it will appear here.",
+        response_type="ephemeral",
+    )
+    return "resolve"
 
 
 def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: str) -> str:

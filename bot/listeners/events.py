@@ -1,4 +1,5 @@
-"""Events API: messages in incident channels are kept, per incident, for the timeline."""
+"""Events API: messages in incident channels are kept, per incident, for the timeline; an incident
+channel being archived resolves its incident and drafts the postmortem."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from workers.queue import enqueue_postmortem
 from workers.slack import ids
 
 log = structlog.get_logger(__name__)
@@ -19,6 +21,17 @@ IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "message_del
 
 def register(app: App) -> None:
     app.event(ids.MESSAGE_EVENT)(handle_message)
+    app.event(ids.CHANNEL_ARCHIVE_EVENT)(handle_archive)
+
+
+def handle_archive(event: dict[str, Any], context: BoltContext) -> None:
+    deps: BotDeps = context["deps"]
+    channel = event.get("channel", "")
+    incident = deps.incidents.current_for(channel)
+    if incident is None:
+        return
+    enqueue_postmortem(deps.redis, incident.id, channel, "archive", event.get("user", ""), context["run_id"])
+    log.info("incident channel archived", incident=incident.id)
 
 
 def _channel_name(deps: BotDeps, client: WebClient, channel_id: str) -> str | None:

@@ -153,13 +153,9 @@ class WebApi:
         message = self.state.message(channel.id, _required(args, "ts"))
         if message is None:
             raise ApiError("thread_not_found")
-        root = message.get("thread_ts", message["ts"])
+        root = str(message.get("thread_ts") or message["ts"])
         in_window = _window(args)
-        thread = [
-            m
-            for m in self.state.messages(channel.id)
-            if (m["ts"] == root or m.get("thread_ts") == root) and in_window(m["ts"])
-        ]
+        thread = [m for m in self.state.thread(channel.id, root) if in_window(m["ts"])]
         return _page(thread, args, newest_first=False)
 
     def users_info(self, args: Args) -> dict[str, Any]:

@@ -96,6 +96,26 @@ class Workspace:
         message: Message = {"type": "message", "user": user, "text": text, "team": self.team_id}
         return self.insert(channel, message, ts=ts, thread_ts=thread_ts)
 
+    def add_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
+        """React to a message as a person would; history then carries it as Slack's `reactions`."""
+        with self.lock:
+            message = self._find(channel, ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            reactions = message.setdefault("reactions", [])
+            entry = next((r for r in reactions if r["name"] == name), None)
+            if entry is None:
+                entry = {"name": name, "users": [], "count": 0}
+                reactions.append(entry)
+            if user not in entry["users"]:
+                entry["users"].append(user)
+                entry["count"] = len(entry["users"])
+
+    def archive_channel(self, channel: str) -> None:
+        """Archive a channel: it can still be read, but nothing can be posted to it."""
+        with self.lock:
+            self._channels[channel].is_archived = True
+
     # -- reading -----------------------------------------------------------------------------------
 
     def user(self, user_id: str) -> User | None:
@@ -118,6 +138,16 @@ class Workspace:
         """All messages of a channel, thread replies included, oldest first."""
         with self.lock:
             return copy.deepcopy(self._messages.get(channel, []))
+
+    def thread(self, channel: str, root_ts: str) -> list[Message]:
+        """A thread's parent and replies, oldest first (copies only those, not the whole channel)."""
+        with self.lock:
+            found = [
+                m
+                for m in self._messages.get(channel, [])
+                if m["ts"] == root_ts or m.get("thread_ts") == root_ts
+            ]
+            return copy.deepcopy(found)
 
     def message(self, channel: str, ts: str) -> Message | None:
         with self.lock:

@@ -129,6 +129,9 @@ def test_kb_cli_ingest_is_idempotent_and_reports_bad_files(tmp_path: Path) -> No
     assert listed.returncode == 0 and listed.stdout.count("\n") == 4 and "INC-2025-1104" in listed.stdout
     shown = run("show", "INC-2025-0912")
     assert '"title": "Checkout failures from ledger-db connection pool exhaustion' in shown.stdout
+    document = run("show", "INC-2025-0912", "--format", "md").stdout
+    assert document.startswith("# Checkout failures from ledger-db connection pool exhaustion")
+    assert "- id: `INC-2025-0912` (markdown)" in document and "## Root causes" in document
     found = run("search", "dns lookups failing no such host")
     assert found.stdout.splitlines()[0].split()[1] == "INC-2025-1104"
     assert run("show", "nope").returncode == 1

@@ -97,6 +97,7 @@ def test_grounded_answer_with_hypotheses_board_and_a_redacted_prompt(
         ids.HYP_SUPPORT,
         ids.HYP_REJECT,
         ids.HYP_NEED_DATA,
+        ids.INCIDENT_RESOLVE,
     ]
     [request] = llm.chat_requests()
     sent = json.dumps(request.body)

@@ -87,7 +87,7 @@ def test_answer_is_valid_block_kit_and_says_what_it_is() -> None:
     assert "Evidence-only mode: no LLM is configured." in rendered
     assert "*What's going on*: 504s on checkout" in rendered and "*Likely cause* (low confidence)" in rendered
     buttons = [e["action_id"] for b in answer if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == [ids.HYP_SUPPORT, ids.HYP_REJECT, ids.HYP_NEED_DATA] * 2
+    assert buttons == [ids.HYP_SUPPORT, ids.HYP_REJECT, ids.HYP_NEED_DATA] * 2 + [ids.INCIDENT_RESOLVE]
     assert text == "Triage: #inc-x: pool exhausted"
 
 

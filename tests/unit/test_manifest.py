@@ -58,8 +58,10 @@ def test_commands_events_and_buttons_match_the_code() -> None:
     seen, committed = registered(), yaml.safe_load(COMMITTED)
     features, settings = committed["features"], committed["settings"]
     assert [c["command"] for c in features["slash_commands"]] == seen["command"]
-    assert settings["event_subscriptions"]["bot_events"] == [f"{e}.channels" for e in seen["event"]]
-    buttons = {v for k, v in vars(ids).items() if k.startswith(("KB_", "HYP_")) and isinstance(v, str)}
+    subscribed = [f"{e}.channels" if e == ids.MESSAGE_EVENT else e for e in seen["event"]]
+    assert settings["event_subscriptions"]["bot_events"] == subscribed
+    prefixes = ("KB_", "HYP_", "INCIDENT_", "POSTMORTEM_")
+    buttons = {v for k, v in vars(ids).items() if k.startswith(prefixes) and isinstance(v, str)}
     assert set(seen["action"]) == buttons and settings["interactivity"]["is_enabled"] is True
     for url in (features["slash_commands"][0]["url"], settings["interactivity"]["request_url"]):
         assert url == f"{EXAMPLE_URL}/slack/events"

@@ -63,6 +63,9 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         report = rt.board.merge(request.incident_id, report, request.run_id)
         service = ctx.evidence.service if ctx.evidence is not None else ""
         report = rt.ladder.classify(report, service, request.incident_id, request.run_id, rt.redis.client)
+        rt.incidents.record_findings(
+            request.incident_id, request.text or report.summary.what, service, _signature(ctx.evidence)
+        )
         reported = time.monotonic()
         ctx.elapsed_s = time.monotonic() - started
         runs = max(1, len(rt.incidents.triages(request.incident_id)))
@@ -249,9 +252,14 @@ async def _evidence(
     )
 
 
+def _signature(view: EvidenceView | None) -> list[str]:
+    """The incident's log signature: the templates that are new or surging."""
+    return [e.template for e in view.entries if e.kind in ("new", "surging")] if view else []
+
+
 def _similar(knowledge: KnowledgeDeps, text: str, view: EvidenceView | None) -> KnowledgeView:
     """Past incidents like this one, by what was said and by the log templates that are new or surging."""
-    signature = [e.template for e in view.entries if e.kind in ("new", "surging")] if view else []
+    signature = _signature(view)
     query = " ".join([text, *signature[:SIGNATURE_IN_QUERY]]).strip()
     return knowledge.similar(query, signature, view.service if view else "")
 

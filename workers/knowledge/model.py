@@ -38,7 +38,8 @@ class IncidentRecord(BaseModel):
     triplets: list[Triplet] = Field(default_factory=list)
     source_file: str = ""
     provenance: Provenance = "markdown"
-    body: str = Field("", description="the remaining text, searchable")
+    review: Literal["", "draft", "reviewed"] = Field(default="", description="for the bot's own drafts")
+    body: str = Field(default="", description="the remaining text, searchable")
     updated_at: datetime | None = None
 
     def searchable_text(self) -> str:

@@ -12,3 +12,8 @@ HYP_SUPPORT = "hyp_support"
 HYP_REJECT = "hyp_reject"
 HYP_NEED_DATA = "hyp_need_data"
 HYPOTHESIS_VERDICTS = {HYP_SUPPORT: "support", HYP_REJECT: "reject", HYP_NEED_DATA: "need_data"}
+
+# Resolution and the postmortem; the value is the incident id.
+INCIDENT_RESOLVE = "incident_resolve"
+POSTMORTEM_APPROVE = "postmortem_approve"
+CHANNEL_ARCHIVE_EVENT = "channel_archive"

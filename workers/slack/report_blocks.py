@@ -65,6 +65,9 @@ def answer(ctx: IncidentContext, report: TriageReport, zone: str, run: int = 1) 
         blocks.extend(knowledge(ctx.knowledge))
     for gap in ctx.gaps:
         blocks.append(section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
+    if ctx.incident is not None and ctx.incident.status == "open":
+        resolve = button("Mark resolved", ids.INCIDENT_RESOLVE, ctx.incident.id)
+        blocks.append({"type": "actions", "block_id": "incident-actions", "elements": [resolve]})
     blocks.append(context(_provenance(ctx, report)))
     text = f"{title}: {clip(report.summary.cause, 200)}"
     return text, blocks

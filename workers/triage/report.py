@@ -22,7 +22,7 @@ MAX_HYPOTHESES = 5
 MAX_TEXT = 600
 
 
-def _clipper(limit: int) -> BeforeValidator:
+def clipper(limit: int) -> BeforeValidator:
     """Cut over-long strings and lists instead of rejecting the whole answer for them."""
 
     def clip(value: Any) -> Any:
@@ -35,7 +35,7 @@ def _clipper(limit: int) -> BeforeValidator:
     return BeforeValidator(clip)
 
 
-Text = Annotated[str, _clipper(MAX_TEXT), Field(max_length=MAX_TEXT)]
+Text = Annotated[str, clipper(MAX_TEXT), Field(max_length=MAX_TEXT)]
 
 
 class EvidenceRef(BaseModel):
@@ -45,7 +45,7 @@ class EvidenceRef(BaseModel):
     base; `message`: a channel message ts. `quote`, when given, must appear verbatim in it."""
 
     kind: RefKind
-    id: Annotated[str, _clipper(64), Field(max_length=64)]
+    id: Annotated[str, clipper(64), Field(max_length=64)]
     quote: Text = ""
 
 
@@ -53,9 +53,7 @@ class SuggestedAction(BaseModel):
     """A typed action for a human (or, later, the policy) to consider; never executed from here."""
 
     action_type: ActionType
-    target: Annotated[str, _clipper(128), Field(description="service, deployment or alert it applies to")] = (
-        ""
-    )
+    target: Annotated[str, clipper(128), Field(description="service, deployment or alert it applies to")] = ""
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
     rationale: Text = ""
 
@@ -63,11 +61,11 @@ class SuggestedAction(BaseModel):
 class ModelHypothesis(BaseModel):
     statement: Text
     confidence: Confidence
-    evidence: Annotated[list[EvidenceRef], _clipper(12)] = Field(default_factory=list)
-    checks: Annotated[list[Text], _clipper(6)] = Field(
+    evidence: Annotated[list[EvidenceRef], clipper(12)] = Field(default_factory=list)
+    checks: Annotated[list[Text], clipper(6)] = Field(
         default_factory=list, description="what would confirm or refute it"
     )
-    actions: Annotated[list[SuggestedAction], _clipper(4)] = Field(default_factory=list)
+    actions: Annotated[list[SuggestedAction], clipper(4)] = Field(default_factory=list)
 
 
 class Summary(BaseModel):
@@ -83,7 +81,7 @@ class ModelReport(BaseModel):
     """What the LLM must return."""
 
     summary: Summary
-    hypotheses: Annotated[list[ModelHypothesis], _clipper(8)] = Field(default_factory=list)
+    hypotheses: Annotated[list[ModelHypothesis], clipper(8)] = Field(default_factory=list)
 
 
 class ClassifiedAction(BaseModel):
