@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import middleware
 from bot.deps import BotDeps
-from bot.listeners import actions, commands, events
+from bot.listeners import actions, approvals, commands, events
 from workers.slack.client import make_client
 
 
@@ -38,4 +38,5 @@ def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
     commands.register(app)
     events.register(app)
     actions.register(app)
+    approvals.register(app)
     return app

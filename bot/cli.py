@@ -127,6 +127,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         incidents=rt.incidents,
         board=rt.board,
         knowledge=rt.knowledge,
+        ladder=rt.ladder,
     )
     app = build_app(deps, client=rt.slack)
     socket_mode = settings.slack.app_token is not None

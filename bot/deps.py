@@ -8,6 +8,7 @@ import redis
 
 from workers.incidents import IncidentStore
 from workers.knowledge.service import KnowledgeDeps
+from workers.policy.ladder import Ladder
 from workers.settings import Settings
 from workers.triage.board import Board
 
@@ -19,3 +20,4 @@ class BotDeps:
     incidents: IncidentStore
     board: Board
     knowledge: KnowledgeDeps | None = None
+    ladder: Ladder | None = None

@@ -23,6 +23,7 @@ METHOD_SCOPES = {
     "conversations_info": "channels:read",
     "users_info": "users:read",
     "files_upload_v2": "files:write",
+    "usergroups_list": "usergroups:read",  # approvers named by user group
 }
 COMMAND_SCOPES = ["commands"]
 # Messages in public channels the bot is in; an incident channel archived (drafts its postmortem).

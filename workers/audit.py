@@ -31,7 +31,8 @@ def record(client: redis.Redis, incident_id: str, kind: str, **fields: Any) -> N
         **{k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()},
     }
     with client.pipeline(transaction=True) as tx:
-        tx.xadd(incident_key(incident_id), entry)
+        if incident_id:  # an entry about no known incident (a forged button, say) is global only
+            tx.xadd(incident_key(incident_id), entry)
         tx.xadd(GLOBAL, entry)
         tx.execute()
 

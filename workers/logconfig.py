@@ -44,6 +44,7 @@ class RedactProcessor:
 def secret_values(settings: Settings) -> list[str]:
     values = [settings.slack.bot_token, settings.slack.signing_secret, settings.slack.app_token]
     values += [settings.llm.api_key, settings.redis.url]
+    values += [settings.executors.webhook_secret, settings.executors.kubernetes_token]
     return [v.get_secret_value() for v in values if v is not None]
 
 

@@ -33,6 +33,7 @@ class JobOptions:
 JOBS: dict[str, JobOptions] = {
     "workers.jobs.triage.run": JobOptions(TRIAGE, timeout_s=180, retries=2),
     "workers.jobs.postmortem.run": JobOptions(POSTMORTEM, timeout_s=900, retries=2),
+    "workers.jobs.execute.run": JobOptions(ACTIONS, timeout_s=300, retries=0),  # never run twice on its own
 }
 
 FAILURE_CALLBACK = "workers.jobs.failure.report_failure"
@@ -85,4 +86,14 @@ def enqueue_postmortem(
     )
     return enqueue(
         client, "workers.jobs.postmortem.run", request.model_dump(mode="json"), f"postmortem-{request.run_id}"
+    )
+
+
+def enqueue_execution(
+    client: redis.Redis, proposal_id: str, run_id: str, *, undo: bool = False, by: str = ""
+) -> Job:
+    """One job per proposal (and one per undo): a repeated enqueue is the same job."""
+    payload: dict[str, object] = {"run_id": run_id, "proposal_id": proposal_id, "undo": undo, "by": by}
+    return enqueue(
+        client, "workers.jobs.execute.run", payload, f"{'undo' if undo else 'execute'}-{proposal_id}"
     )

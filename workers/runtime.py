@@ -6,13 +6,15 @@ job entry points (and nothing else) look it up with `current()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
 from workers.errors import ConfigError
 from workers.evidence.config import SourcesFile, load_sources
 from workers.evidence.tokens import TokenCounter, TokenizerUnavailable
+from workers.executors.base import Executor
+from workers.executors.registry import build_executors
 from workers.incidents import IncidentStore
 from workers.knowledge.service import KnowledgeDeps
 from workers.llm.client import LLMClient
@@ -62,12 +64,12 @@ def build_engine(settings: Settings) -> Engine:
     return Engine(llm=llm, prompts=prompts, endpoint=llm.where + "chat/completions")
 
 
-def build_ladder(settings: Settings) -> Ladder:
+def build_ladder(settings: Settings, executable: frozenset[str] = frozenset()) -> Ladder:
     """The policy ladder; a malformed policy file stops start-up with the line at fault."""
     if settings.policy.file is None:
         return Ladder(policy=None, governor=None)
     policy = load_policy(settings.policy.file)
-    return Ladder(policy=policy, governor=Governor(policy, settings.policy.prometheus_url))
+    return Ladder(policy, Governor(policy, settings.policy.prometheus_url), executable)
 
 
 @dataclass
@@ -81,12 +83,16 @@ class Runtime:
     board: Board
     ladder: Ladder
     evidence: EvidenceDeps | None = None
+    executors: dict[str, Executor] = field(default_factory=dict)  # workers only
 
     @classmethod
-    def build(cls, settings: Settings, *, with_evidence: bool = False) -> Runtime:
-        evidence = EvidenceDeps.build(settings) if with_evidence else None
+    def build(cls, settings: Settings, *, worker: bool = False) -> Runtime:
+        """The bot's runtime, or with `worker` a worker's: log sources and the executors (whose
+        credentials only workers hold) too."""
+        evidence = EvidenceDeps.build(settings) if worker else None
+        executors = build_executors(settings.executors) if worker else {}
         engine = build_engine(settings)
-        ladder = build_ladder(settings)
+        ladder = build_ladder(settings, frozenset(executors))
         handle = connect(settings.redis)
         return cls(
             settings=settings,
@@ -98,6 +104,7 @@ class Runtime:
             board=Board(handle.client),
             ladder=ladder,
             evidence=evidence,
+            executors=executors,
         )
 
     def close(self) -> None:

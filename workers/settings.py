@@ -197,6 +197,28 @@ class PolicySettings(BaseSettings):
         return v
 
 
+class ExecutorSettings(BaseSettings):
+    """Where approved actions run. Read by workers only: the bot never holds these credentials."""
+
+    model_config = _section("EXECUTOR_")
+
+    alertmanager_url: str | None = Field(default=None, description="Alertmanager for silence_alert")
+    webhook_url: str | None = Field(default=None, description="runbook automation endpoint for run_runbook")
+    webhook_secret: SecretStr | None = Field(default=None, description="HMAC key for the runbook webhook")
+    kubernetes: str | None = Field(
+        default=None, description="'in-cluster' or an API server URL, for restart, scale and rollback"
+    )
+    kubernetes_token: SecretStr | None = Field(default=None, description="bearer token for that API server")
+    kubernetes_namespace: str = Field(default="default", description="namespace when an action names none")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it signs every runbook request)")
+        return v
+
+
 class ServerSettings(BaseSettings):
     model_config = _section("")
 
@@ -227,6 +249,7 @@ class Settings(BaseModel):
     evidence: EvidenceSettings
     policy: PolicySettings
     postmortem: PostmortemSettings
+    executors: ExecutorSettings
     server: ServerSettings
     log: LogSettings
 
@@ -279,6 +302,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "evidence": EvidenceSettings,
     "policy": PolicySettings,
     "postmortem": PostmortemSettings,
+    "executors": ExecutorSettings,
     "server": ServerSettings,
     "log": LogSettings,
 }

@@ -99,7 +99,7 @@ class CopilotWorker(Worker):
 
 
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
-    rt = runtime.Runtime.build(settings, with_evidence=True)
+    rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
     conn = rt.redis.client
     try:

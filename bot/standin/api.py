@@ -51,6 +51,7 @@ class WebApi:
             "conversations.history": self.conversations_history,
             "conversations.replies": self.conversations_replies,
             "users.info": self.users_info,
+            "usergroups.list": self.usergroups_list,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
         }
@@ -184,6 +185,15 @@ class WebApi:
                 "profile": profile,
             }
         }
+
+    def usergroups_list(self, args: Args) -> dict[str, Any]:
+        include_users = _flag(args, "include_users")
+        groups = [
+            {"id": g["id"], "team_id": self.state.team_id, "handle": g["handle"], "name": g["handle"]}
+            | ({"users": list(g["users"]), "user_count": len(g["users"])} if include_users else {})
+            for g in self.state.usergroups()
+        ]
+        return {"usergroups": groups}
 
     def files_get_upload_url_external(self, args: Args) -> dict[str, Any]:
         filename = _required(args, "filename")

@@ -65,6 +65,7 @@ class SlackDriver:
     ) -> None:
         self.events_url = events_url
         self.signing_secret = signing_secret
+        self.last_request: tuple[bytes, dict[str, str]] = (b"", {})
         self.team_id = team_id
         self.team_domain = team_domain
         self.app_id = app_id
@@ -247,6 +248,15 @@ class SlackDriver:
             "X-Slack-Signature": signature,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
+        self.last_request = (body, headers)
+        return self._post(body, headers)
+
+    def replay_last(self) -> DriverResponse:
+        """Send the previous request again, byte for byte and with the same signed headers."""
+        body, headers = self.last_request
+        return self._post(body, headers)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> DriverResponse:
         url = urlsplit(self.events_url)
         path = f"{url.path or '/'}?{url.query}" if url.query else url.path or "/"
         connection = http.client.HTTPConnection(url.netloc, timeout=self.timeout)

@@ -72,6 +72,7 @@ class Workspace:
         self._uploads: dict[str, bytes] = {}
         self._responses: list[Message] = []
         self._last_micros = 0
+        self._usergroups: dict[str, dict[str, Any]] = {}
         self.add_user(self.bot_user_id, self.bot_name, self.bot_name, is_bot=True)
 
     # -- seeding -----------------------------------------------------------------------------------
@@ -95,6 +96,15 @@ class Workspace:
         """Add a message written by a person, e.g. from a replayed conversation; returns its ``ts``."""
         message: Message = {"type": "message", "user": user, "text": text, "team": self.team_id}
         return self.insert(channel, message, ts=ts, thread_ts=thread_ts)
+
+    def add_usergroup(self, id: str, handle: str, users: list[str]) -> None:
+        """Add (or replace) a user group, `@handle`, with its members."""
+        with self.lock:
+            self._usergroups[id] = {"id": id, "handle": handle, "users": list(users)}
+
+    def usergroups(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return copy.deepcopy(list(self._usergroups.values()))
 
     def add_reaction(self, channel: str, ts: str, name: str, user: str) -> None:
         """React to a message as a person would; history then carries it as Slack's `reactions`."""

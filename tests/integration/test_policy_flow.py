@@ -1,5 +1,5 @@
 """The policy ladder in /triage through the real bot and worker: observe-level actions are shadowed,
-act-level ones are still only suggested in this version, every decision is audited and exported."""
+act-level ones no worker can run are only suggested, every decision is audited and exported."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.localstack import LocalStack
 from tests.integration.conftest import new_channel, wait_answer
 from tests.integration.test_llm_triage import _answer_from_prompt
 from tests.support.fake_llm import FakeLLM
+from workers.slack import ids
 
 POLICY = """version: 1
 caps: {{novel: act}}  # this channel's incident is novel (an empty knowledge base); let the level show
@@ -71,13 +72,15 @@ def test_an_observe_level_action_is_shadowed_and_audited(
     assert exported.returncode == 0 and json.loads(exported.stdout.splitlines()[0])["kind"] == "shadowed"
 
 
-def test_an_act_level_action_is_only_suggested_in_this_version(
+def test_an_act_level_action_no_worker_can_run_is_only_suggested(
     make_stack: Callable[..., LocalStack], llm: FakeLLM, tmp_path: Path
 ) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.format(level="act"))
     stack, answer = _triage(make_stack, llm, policy)
-    assert "Suggested: `rollback payments-svc` _(this version executes nothing" in str(answer["blocks"])
+    text = str(answer["blocks"])
+    assert "Suggested: `rollback payments-svc` _(no executor for rollback is configured" in text
+    assert ids.PROPOSAL_APPROVE not in text
     [entry] = _audit(stack)
     assert (entry["kind"], entry["level"], entry["written"]) == ("suggested", "suggest", "act")
     assert "no SLO for payments-svc" in entry["budget_reason"]

@@ -101,6 +101,11 @@ def test_each_configuration_renders_what_it_asks_for() -> None:
     assert {"name": "PROMPTS_DIR", "value": "/etc/incident-copilot/prompts"} in worker["env"]
     assert {"name": "POLICY_FILE", "value": "/etc/incident-copilot/policy/policy.yaml"} in worker["env"]
     assert ("ConfigMap", "ic-incident-copilot-policy") in keda
+    bot = next(
+        c for n, _, c in containers(render(CONFIGS["keda-ingress-prompts-executors"])) if n.endswith("bot")
+    )
+    assert {"name": "POLICY_FILE", "value": "/etc/incident-copilot/policy/policy.yaml"} in bot["env"]
+    assert "envFrom" not in bot  # approvals are checked in the bot; executor credentials stay in workers
     redis = next(c for n, _, c in containers(render(CONFIGS["bundled-redis"])) if n.endswith("redis"))
     assert "--appendonly" in redis["args"]
 

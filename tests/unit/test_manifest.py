@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from bot.listeners import actions, commands, events
+from bot.listeners import actions, approvals, commands, events
 from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, manifest, render
 from workers.slack import ids
 
@@ -41,7 +41,7 @@ class Registrations:
 
 def registered() -> dict[str, list[str]]:
     app = Registrations()
-    for module in (commands, events, actions):
+    for module in (commands, events, actions, approvals):
         module.register(app)  # type: ignore[arg-type]
     return app.seen
 
@@ -60,7 +60,7 @@ def test_commands_events_and_buttons_match_the_code() -> None:
     assert [c["command"] for c in features["slash_commands"]] == seen["command"]
     subscribed = [f"{e}.channels" if e == ids.MESSAGE_EVENT else e for e in seen["event"]]
     assert settings["event_subscriptions"]["bot_events"] == subscribed
-    prefixes = ("KB_", "HYP_", "INCIDENT_", "POSTMORTEM_")
+    prefixes = ("KB_", "HYP_", "INCIDENT_", "POSTMORTEM_", "PROPOSAL_")
     buttons = {v for k, v in vars(ids).items() if k.startswith(prefixes) and isinstance(v, str)}
     assert set(seen["action"]) == buttons and settings["interactivity"]["is_enabled"] is True
     for url in (features["slash_commands"][0]["url"], settings["interactivity"]["request_url"]):
@@ -74,7 +74,8 @@ def test_scopes_are_exactly_what_the_code_calls() -> None:
             continue  # the local stand-in and its driver are not the app
         called |= set(
             re.findall(
-                r"\.(chat_\w+|conversations_\w+|users_\w+|files_\w+|reactions_\w+)\(", path.read_text()
+                r"\.(chat_\w+|conversations_\w+|users_\w+|usergroups_\w+|files_\w+|reactions_\w+)\(",
+                path.read_text(),
             )
         )
     assert called == set(METHOD_SCOPES), "a Web API method is called without a scope in bot/manifest.py"

@@ -11,7 +11,8 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from slack_sdk.errors import SlackApiError
 
-from workers import metrics, runtime
+from workers import audit, metrics, runtime
+from workers.proposals.store import ProposalStore
 from workers.slack import blocks
 
 log = structlog.get_logger(__name__)
@@ -42,6 +43,8 @@ def report_failure(
     reason = describe(exc_type, job)
     metrics.inc(runtime.current().redis.client, "jobs", type=job.origin, outcome="failed")
     log.error("job failed", run_id=run_id, job_id=job.id, error=exc_type.__name__, reason=reason)
+    if proposal_id := payload.get("proposal_id"):
+        _fail_proposal(str(proposal_id), reason)
     channel, ts = payload.get("channel_id"), payload.get("placeholder_ts")
     if not channel:
         return
@@ -55,4 +58,22 @@ def report_failure(
     except SlackApiError as exc:
         log.error(
             "could not report the failure to Slack", run_id=run_id, slack_error=exc.response.get("error")
+        )
+
+
+def _fail_proposal(proposal_id: str, reason: str) -> None:
+    """An execution that crashed is failed, not left executing: it is never retried on its own."""
+    rt = runtime.current()
+    p, moved = ProposalStore(rt.redis.client).transition(
+        proposal_id, "executing", "failed", result=f"the execution job failed: {reason}"
+    )
+    if p is not None and moved:
+        audit.record(
+            rt.redis.client,
+            p.incident_id,
+            "executed",
+            by="bot",
+            proposal=p.id,
+            result="failed",
+            reason=reason,
         )

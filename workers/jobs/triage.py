@@ -31,6 +31,7 @@ from workers.models import (
     KnowledgeView,
     TriageRequest,
 )
+from workers.policy.ladder import Origin
 from workers.redaction import ConsistentRedactor, prepare_egress, redact_strings
 from workers.runtime import EvidenceDeps
 from workers.settings import Settings
@@ -62,7 +63,14 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         report = rt.engine.report(ctx, budget, redactor, egress)
         report = rt.board.merge(request.incident_id, report, request.run_id)
         service = ctx.evidence.service if ctx.evidence is not None else ""
-        report = rt.ladder.classify(report, service, request.incident_id, request.run_id, rt.redis.client)
+        origin = Origin(
+            request.incident_id,
+            request.run_id,
+            request.requester_id,
+            request.channel_id,
+            request.placeholder_ts,
+        )
+        report = rt.ladder.classify(report, service, origin, rt.redis.client)
         rt.incidents.record_findings(
             request.incident_id, request.text or report.summary.what, service, _signature(ctx.evidence)
         )

@@ -1,9 +1,11 @@
 """The ladder applied to a triage report: each suggested action classified, observe-level ones taken
-out of the answer into the shadow ledger, every decision audited."""
+out of the answer into the shadow ledger, act-level ones turned into proposals with Approve / Deny
+buttons (when a worker has an executor for them), every decision audited."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -11,36 +13,51 @@ from workers import audit
 from workers.policy.decide import ActionRequest, Decision, decide
 from workers.policy.governor import BudgetVerdict, Governor
 from workers.policy.model import PolicyFile
-from workers.triage.report import ClassifiedAction, TriageReport
+from workers.proposals.model import Proposal
+from workers.proposals.store import ProposalStore, new_id
+from workers.triage.report import ClassifiedAction, Hypothesis, SuggestedAction, TriageReport
 
 NO_POLICY = "no POLICY_FILE: every action is only suggested"
-NO_EXECUTION = "this version executes nothing: shown as a suggestion"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a report's proposals come from: who asked, and the answer that shows them."""
+
+    incident_id: str
+    run_id: str
+    requester: str
+    channel_id: str
+    message_ts: str
 
 
 @dataclass
 class Ladder:
     policy: PolicyFile | None
     governor: Governor | None
+    executable: frozenset[str] = field(default_factory=frozenset)  # action types a worker can run
 
     def classify(
-        self, report: TriageReport, service: str, incident_id: str, run_id: str, client: redis.Redis
+        self, report: TriageReport, service: str, origin: Origin, client: redis.Redis
     ) -> TriageReport:
-        verdict = self._budget(service)
+        verdict = self.budget(service)
         shadowed = 0
         hypotheses = []
         for h in report.hypotheses:
             classified = []
             for action in h.actions:
-                budget = self._budget(action.target or service)  # the error budget of what it acts on
-                decision = self._decide(action.action_type, action.target, budget, report.novel)
+                budget = self.budget(action.target or service)  # the error budget of what it acts on
+                decision = self._decide(action, budget, report.novel)
                 entry = ClassifiedAction(
                     action=action, level=decision.level, written=decision.written, reasons=decision.reasons
                 )
+                if decision.level == "act":
+                    entry.proposal_id = self._propose(client, origin, h, action, decision, report.novel)
                 audit.record(
                     client,
-                    incident_id,
-                    "shadowed" if decision.level == "observe" else "suggested",
-                    run_id=run_id,
+                    origin.incident_id,
+                    {"observe": "shadowed", "suggest": "suggested", "act": "proposed"}[decision.level],
+                    run_id=origin.run_id,
                     by="bot",
                     hypothesis=h.id,
                     action=action.model_dump(mode="json"),
@@ -51,6 +68,7 @@ class Ladder:
                     budget=budget.state,
                     budget_reason=budget.reason,
                     novel=report.novel,
+                    proposal=entry.proposal_id,
                 )
                 if decision.level == "observe":
                     shadowed += 1
@@ -61,18 +79,54 @@ class Ladder:
             update={"hypotheses": hypotheses, "shadowed": shadowed, "budget_state": verdict.state}
         )
 
-    def _budget(self, service: str) -> BudgetVerdict:
+    def budget(self, service: str) -> BudgetVerdict:
         return self.governor.state(service) if self.governor else BudgetVerdict("healthy", NO_POLICY)
 
-    def _decide(self, action_type: str, target: str, verdict: BudgetVerdict, novel: bool) -> Decision:
+    def _decide(self, action: SuggestedAction, verdict: BudgetVerdict, novel: bool) -> Decision:
         if self.policy is None:
             return Decision("suggest", "suggest", [NO_POLICY])
-        decision = decide(self.policy, ActionRequest(action_type, target), verdict.state, novel)
+        request = Proposal.request_for(action)
+        decision = decide(self.policy, request, verdict.state, novel)
         reasons = [*decision.reasons, verdict.reason]
-        if decision.level == "act":
-            return Decision(
-                "suggest", "act", [*reasons, NO_EXECUTION], decision.approvals_needed, decision.policy_sha256
-            )
-        return Decision(
-            decision.level, decision.written, reasons, decision.approvals_needed, decision.policy_sha256
+        level = decision.level
+        if level == "act" and action.action_type not in self.executable:
+            reasons.append(f"no executor for {action.action_type} is configured: shown as a suggestion")
+            level = "suggest"
+        return Decision(level, decision.written, reasons, decision.approvals_needed, decision.policy_sha256)
+
+    def _propose(
+        self,
+        client: redis.Redis,
+        origin: Origin,
+        h: Hypothesis,
+        action: SuggestedAction,
+        decision: Decision,
+        novel: bool,
+    ) -> str:
+        assert self.policy is not None
+        rules = self.policy.actions[action.action_type]
+        now = datetime.now(UTC)
+        proposal = Proposal(
+            id=new_id(),
+            incident_id=origin.incident_id,
+            channel_id=origin.channel_id,
+            message_ts=origin.message_ts,
+            hypothesis_id=h.id,
+            action=action,
+            requested_by=origin.requester,
+            novel=novel,
+            policy_sha256=decision.policy_sha256,
+            approvals_needed=max(1, decision.approvals_needed),
+            created_at=now,
+            expires_at=now + timedelta(minutes=rules.approval_expiry_minutes),
         )
+        ProposalStore(client).create(proposal)
+        return proposal.id
+
+
+def act_decision(ladder: Ladder, request: ActionRequest, novel: bool) -> tuple[Decision, BudgetVerdict]:
+    """The policy's raw decision now (no executor downgrade), with the budget it was taken under."""
+    verdict = ladder.budget(request.service)
+    if ladder.policy is None:
+        return Decision("suggest", "suggest", [NO_POLICY]), verdict
+    return decide(ladder.policy, request, verdict.state, novel), verdict

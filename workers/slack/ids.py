@@ -17,3 +17,8 @@ HYPOTHESIS_VERDICTS = {HYP_SUPPORT: "support", HYP_REJECT: "reject", HYP_NEED_DA
 INCIDENT_RESOLVE = "incident_resolve"
 POSTMORTEM_APPROVE = "postmortem_approve"
 CHANNEL_ARCHIVE_EVENT = "channel_archive"
+
+# Approve / Deny on an act-level action, Undo on its result; the value is the opaque proposal id.
+PROPOSAL_APPROVE = "proposal_approve"
+PROPOSAL_DENY = "proposal_deny"
+PROPOSAL_UNDO = "proposal_undo"

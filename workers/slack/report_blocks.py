@@ -99,6 +99,18 @@ def _board(report: TriageReport, ctx: IncidentContext) -> list[Block]:
     incident_id = ctx.request.incident_id
     for h in report.hypotheses:
         out.append(section(_hypothesis(h, report)))
+        for c in h.classified:
+            if c.proposal_id:
+                label = clip(f"Approve {c.action.action_type} {neutralise(c.action.target)}", 75)
+                approve = {**button(label, ids.PROPOSAL_APPROVE, c.proposal_id), "style": "primary"}
+                deny = {**button("Deny", ids.PROPOSAL_DENY, c.proposal_id), "style": "danger"}
+                out.append(
+                    {
+                        "type": "actions",
+                        "block_id": clip(f"prop:{c.proposal_id}", 255),
+                        "elements": [approve, deny],
+                    }
+                )
         value = f"{incident_id}|{h.id}"
         out.append(
             {
@@ -136,12 +148,14 @@ def _hypothesis(h: Hypothesis, report: TriageReport) -> str:
 
 
 def _action(c: ClassifiedAction) -> str:
-    """The action with the command a human would run, and why it is only a suggestion."""
+    """The action with the command a human would run, and why it is at its level."""
     action = c.action
     params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
     what = " ".join(p for p in (action.action_type, neutralise(action.target), neutralise(params)) if p)
     why = f" _({clip(neutralise(c.reasons[-1]), 160)})_" if c.reasons else ""
     because = f": {clip(neutralise(action.rationale), 200)}" if action.rationale else ""
+    if c.proposal_id:
+        return f"Proposed: `{clip(what, 200)}` _(runs only after approval below)_{because}"
     return f"Suggested: `{clip(what, 200)}`{why}{because}"
 
 

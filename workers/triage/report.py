@@ -91,6 +91,7 @@ class ClassifiedAction(BaseModel):
     level: Literal["observe", "suggest", "act"]
     written: Literal["observe", "suggest", "act"] = Field(description="what the policy file says")
     reasons: list[str] = Field(default_factory=list)
+    proposal_id: str = Field(default="", description="set when it awaits approval (act level)")
 
 
 class Hypothesis(ModelHypothesis):

@@ -1,0 +1,119 @@
+"""Real Prometheus and Alertmanager servers from Debian's packages, for the tests that need them.
+
+`installed()` installs the packages when their binaries are missing (as root, with apt-get, the way
+CI runs on a fresh Debian machine); the servers then run on loopback with their own data folders.
+A machine where they cannot be installed fails the tests that need them with the reason: it does
+not skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PACKAGES = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+}
+
+
+def installed() -> dict[str, str]:
+    """The binaries' paths, installing their packages first if needed; raises RuntimeError with why."""
+    missing = sorted({pkg for binary, pkg in PACKAGES.items() if shutil.which(binary) is None})
+    if missing:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            raise RuntimeError(
+                f"{', '.join(missing)} missing and not installable here (needs root and apt-get)"
+            )
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+        # The packages' scripts ask to start their services; without systemd that is refused, harmlessly.
+        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+            done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{done.stderr[-2000:]}")
+    return {binary: str(shutil.which(binary)) for binary in PACKAGES}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def running(args: list[str], url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(url, proc, log)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+@contextmanager
+def prometheus(data: Path) -> Iterator[str]:
+    """Prometheus on a data folder (backfill it first), keeping 60 days; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = data.parent / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    args = [
+        installed()["prometheus"],
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data}",
+        "--storage.tsdb.retention.time=60d",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with running(args, url, data.parent / "prometheus.log"):
+        yield url
+
+
+@contextmanager
+def alertmanager(workdir: Path) -> Iterator[str]:
+    """Alertmanager with one do-nothing receiver and clustering off; yields its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "alertmanager.yml"
+    config.write_text("route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n")
+    args = [
+        installed()["prometheus-alertmanager"],
+        f"--config.file={config}",
+        f"--storage.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with running(args, url, workdir / "alertmanager.log"):
+        yield url

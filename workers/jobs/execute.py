@@ -1,0 +1,187 @@
+"""The execution job: run one approved proposal, once.
+
+Never retried (an action must not run twice on its own). The job moves the proposal approved →
+executing by compare-and-set, so a second job for the same proposal does nothing; it checks the
+policy again (budget and approvals as they are now) and the rate limit, shows the dry run, executes,
+verifies, and reports the result in the answer's thread with an Undo button where one exists.
+The executors, and their credentials, live in the worker only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from workers import audit, metrics, runtime
+from workers.executors.base import ActionRequest, ExecutorError, Outcome
+from workers.jobs.context import bind_job
+from workers.proposals.approval import current_decision
+from workers.proposals.model import Proposal, State
+from workers.proposals.store import ProposalStore
+from workers.slack import ids
+from workers.slack.blocks import button, clip, neutralise, section
+
+log = structlog.get_logger(__name__)
+
+
+def run(payload: dict[str, Any]) -> dict[str, Any]:
+    """RQ entry point: {"run_id", "proposal_id", "undo": bool, "by": user}."""
+    rt = runtime.current()
+    store = ProposalStore(rt.redis.client)
+    proposal_id, undo, by = str(payload["proposal_id"]), bool(payload.get("undo")), str(payload.get("by", ""))
+    with bind_job("execute", str(payload.get("run_id", "")), proposal=proposal_id, undo=str(undo)) as line:
+        outcome = _undo(rt, store, proposal_id, by) if undo else _execute(rt, store, proposal_id)
+        line.update(outcome=outcome)
+        metrics.inc(rt.redis.client, "executions", outcome=outcome, undo=str(undo).lower())
+        return {"outcome": outcome}
+
+
+def _execute(rt: runtime.Runtime, store: ProposalStore, proposal_id: str) -> str:
+    p, moved = store.transition(proposal_id, "approved", "executing")
+    if p is None or not moved:
+        return "not_approved"  # unknown, or another job already took it: exactly one execution
+    decision, budget_reason = current_decision(rt.ladder, p)
+    needed = max(1, p.approvals_needed, decision.approvals_needed)
+    refusal = ""
+    if decision.level != "act":
+        refusal = (
+            f"the policy now puts it at {decision.level} ({'; '.join(decision.reasons)}; {budget_reason})"
+        )
+    elif len({a.user for a in p.approvals} - {p.requested_by}) < needed:
+        refusal = f"it has {len(p.approvals)} of the {needed} approvals it needs"
+    elif limit := _rate_limited(rt, p):
+        refusal = limit
+    executor = rt.executors.get(p.action.action_type)
+    if not refusal and executor is None:
+        refusal = f"no executor for {p.action.action_type} is configured on this worker"
+    if refusal or executor is None:
+        return _finish(rt, store, p, "failed", f"not run: {refusal}", "refused_at_execution")
+    request = _request(p)
+    try:
+        plan = executor.dry_run(request)
+        _post(
+            rt,
+            p,
+            f":mag: *Dry run* of `{neutralise(p.label())}`:\n"
+            + "\n".join(f"• {neutralise(x)}" for x in plan.lines),
+        )
+        outcome = executor.execute(request)
+        check = executor.verify(request, outcome) if outcome.ok else None
+    except ExecutorError as exc:
+        return _finish(rt, store, p, "failed", f"failed: {exc}", "executed")
+    ok = outcome.ok and check is not None and check.ok
+    detail = outcome.detail + (f"; verified: {check.detail}" if check is not None else "")
+    return _finish(rt, store, p, "succeeded" if ok else "failed", detail, "executed", outcome)
+
+
+def _finish(
+    rt: runtime.Runtime,
+    store: ProposalStore,
+    p: Proposal,
+    state: State,
+    detail: str,
+    kind: str,
+    outcome: Outcome | None = None,
+) -> str:
+    token = outcome.undo_token if outcome is not None and state == "succeeded" else ""
+    # Audited before the state changes: whoever sees the final state finds its audit entry.
+    audit.record(
+        rt.redis.client,
+        p.incident_id,
+        kind,
+        by="bot",
+        proposal=p.id,
+        action=p.action.model_dump(mode="json"),
+        result=state,
+        reason=detail,
+        approvers=[a.user for a in p.approvals],
+        policy_sha256=p.policy_sha256,
+        novel=p.novel,
+    )
+    after, _ = store.transition(p.id, "executing", state, result=detail, undo_token=token)
+    mark = ":white_check_mark:" if state == "succeeded" else ":x:"
+    text = f"{mark} `{neutralise(p.label())}` {state}: {neutralise(detail)}"
+    extra = [button("Undo", ids.PROPOSAL_UNDO, p.id)] if token else []
+    _post(rt, after or p, text, extra)
+    return state
+
+
+def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) -> str:
+    p = store.get(proposal_id)
+    if p is None or p.state != "succeeded" or not p.undo_token:
+        return "nothing_to_undo"
+    _same, claimed = store.update(
+        proposal_id, lambda cur: None if cur.undone else cur.model_copy(update={"undone": True})
+    )
+    if not claimed:
+        return "already_undone"
+    executor = rt.executors.get(p.action.action_type)
+    request = _request(p)
+    try:
+        result = (
+            executor.undo(request, Outcome(ok=True, detail=p.result, undo_token=p.undo_token))
+            if executor
+            else None
+        )
+    except ExecutorError as exc:
+        result = Outcome(ok=False, detail=str(exc))
+    state = "undone" if result is not None and result.ok else "undo_failed"
+    detail = result.detail if result is not None else "this action has no undo"
+    audit.record(
+        rt.redis.client,
+        p.incident_id,
+        state,
+        by=by,
+        proposal=p.id,
+        action=p.action.model_dump(mode="json"),
+        reason=detail,
+    )
+    what = neutralise(p.label())
+    _post(rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})")
+    return state
+
+
+def _request(p: Proposal) -> ActionRequest:
+    return ActionRequest(
+        action=p.action.action_type,
+        target=p.action.target,
+        params={k: str(v) for k, v in p.action.params.items()},
+        requested_by=p.requested_by,
+        proposal_id=p.id,
+    )
+
+
+def _rate_limited(rt: runtime.Runtime, p: Proposal) -> str:
+    """Executions of this action type in the policy's window; "" while under the limit (recorded)."""
+    assert rt.ladder.policy is not None
+    rules = rt.ladder.policy.actions.get(p.action.action_type)
+    if rules is None or rules.rate_limit is None:
+        return ""
+    key = f"ic:executions:{p.action.action_type}"
+    now = time.time()
+    window = rules.rate_limit.per_minutes * 60
+    client = rt.redis.client
+    client.zremrangebyscore(key, 0, now - window)
+    if int(client.zcard(key)) >= rules.rate_limit.executions:
+        limit = rules.rate_limit
+        return f"rate limit: {limit.executions} {p.action.action_type} per {limit.per_minutes} min"
+    client.zadd(key, {p.id: now})
+    client.expire(key, window)
+    return ""
+
+
+def _post(rt: runtime.Runtime, p: Proposal, text: str, buttons: list[dict[str, Any]] | None = None) -> None:
+    blocks: list[dict[str, Any]] = [section(clip(text, 2900))]
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    try:
+        rt.slack.chat_postMessage(
+            channel=p.channel_id, thread_ts=p.message_ts or None, text=clip(text, 300), blocks=blocks
+        )
+    except SlackApiError as exc:  # the result is in the audit trail and on the proposal all the same
+        log.warning(
+            "could not post the execution result", proposal=p.id, slack_error=exc.response.get("error")
+        )

@@ -1,0 +1,1 @@
+"""Proposals: act-level actions waiting for approval, and their way to execution."""
