@@ -3,14 +3,23 @@ missing): dry run changes nothing, execute creates, verify reads it active, undo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from bot.localstack import LocalStack
+from tests.integration.conftest import new_channel, wait_answer, wait_until
 from tests.support import debian_services
+from tests.support.fake_llm import FakeLLM
 from workers.executors.alertmanager import AlertmanagerExecutor
 from workers.executors.base import ActionRequest, ExecutorError
+from workers.slack import ids
 
 SILENCE = ActionRequest(
     action="silence_alert",
@@ -72,3 +81,104 @@ def test_bad_duration_and_an_unreachable_alertmanager_are_clear_errors(
     gone = AlertmanagerExecutor(f"http://127.0.0.1:{debian_services.free_port()}", http)
     with pytest.raises(ExecutorError, match="unreachable: ConnectError"):
         gone.execute(SILENCE)
+
+
+SILENCE_POLICY = """version: 1
+caps: {novel: act}
+actions:
+  silence_alert:
+    level: act
+    approvers: {users: [U0BRUNO]}
+    reversible: true
+"""
+
+
+def _silence_answer(body: dict[str, Any]) -> str:
+    prompt = "\n".join(m["content"] for m in body["messages"])
+    ts, text = next(
+        (ts, t) for ts, t in re.findall(r"^- ts (\S+) · [^:]+: (.*)$", prompt, re.M) if "paging" in t
+    )
+    action = {
+        "action_type": "silence_alert",
+        "target": "payments-svc",
+        "params": {"alertname": "PaymentsLatency", "duration": "30m"},
+    }
+    hypothesis = {
+        "statement": "a noisy alert while the known pool fix rolls out",
+        "confidence": "medium",
+        "evidence": [{"kind": "message", "id": ts, "quote": text[:12]}],
+        "actions": [action],
+    }
+    summary = {"what": "noisy paging", "cause": "known", "cause_confidence": "low", "next": "silence it"}
+    return json.dumps({"summary": summary, "hypotheses": [hypothesis]})
+
+
+def _thread_buttons(stack: LocalStack, channel: str, action_id: str) -> list[str]:
+    return [
+        e["value"]
+        for m in stack.standin.messages(channel)
+        if m.get("bot_id") and m.get("thread_ts") and m["ts"] != m.get("thread_ts")
+        for b in m.get("blocks") or []
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"] == action_id
+    ]
+
+
+def test_approve_silences_and_undo_expires_through_the_bot_and_worker(
+    make_stack: Callable[..., LocalStack], alertmanager: str, http: httpx.Client, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SILENCE_POLICY)
+    with FakeLLM(default=_silence_answer) as llm:
+        stack = make_stack(
+            env={
+                "OPENAI_BASE_URL": llm.base_url,
+                "OPENAI_API_KEY": "sk-test",
+                "LLM_MODEL": "gpt-4o-mini",
+                "POLICY_FILE": str(policy),
+                "EXECUTOR_ALERTMANAGER_URL": alertmanager,
+            }
+        )
+        stack.standin.state.add_user("U0BRUNO", "bruno", "Bruno Silva")
+        channel, name = new_channel(stack)
+        stack.standin.state.add_message(
+            channel, "U0BRUNO", "payments-svc keeps paging us, fix is rolling out"
+        )
+        driver = stack.driver()
+        driver.slash_command("paging noise", user_id="U0ALICE", channel_id=channel, channel_name=name)
+        answer = wait_answer(stack, channel, timeout=30)
+    [proposal] = [
+        e["value"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]
+        if e["action_id"] == ids.PROPOSAL_APPROVE
+    ]  # fmt: skip
+    before = {s["id"] for s in _silences(alertmanager)}
+    driver.block_action(
+        ids.PROPOSAL_APPROVE, proposal, user_id="U0BRUNO", channel_id=channel, message_ts=answer["ts"]
+    )
+    assert stack.standin.wait_for(lambda: _thread_buttons(stack, channel, ids.PROPOSAL_UNDO), 30), stack.log(
+        "worker-0"
+    )
+    [created] = [s for s in _silences(alertmanager) if s["id"] not in before]
+    assert created["status"] == {"state": "active"}
+    replies = str([m.get("text") for m in stack.standin.messages(channel)])
+    assert "Dry run" in replies and f"silence {created['id']} is active" in replies
+
+    driver.block_action(
+        ids.PROPOSAL_UNDO, proposal, user_id="U0ALICE", channel_id=channel, message_ts=answer["ts"]
+    )
+    assert wait_until(
+        lambda: any("Only the approvers" in str(p) for p in stack.standin.state.response_posts()), 10
+    )
+    assert AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "active"  # not undone by her
+    driver.block_action(
+        ids.PROPOSAL_UNDO, proposal, user_id="U0BRUNO", channel_id=channel, message_ts=answer["ts"]
+    )
+    assert wait_until(
+        lambda: AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "expired", 20
+    )
+    client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
+    kinds = [f["kind"] for _id, f in client.xrange("ic:audit") if f.get("proposal") == proposal]
+    client.close()
+    assert kinds[:2] == ["proposed", "approved"] and "executed" in kinds and kinds[-1] == "undone"
+    assert "undo_refused" in kinds

@@ -23,6 +23,7 @@ PACKAGES = {
     "promtool": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
 }
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
 def installed() -> dict[str, str]:
@@ -35,14 +36,30 @@ def installed() -> dict[str, str]:
             )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-        # The packages' scripts ask to start their services; without systemd that is refused, harmlessly.
-        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+        with services_held_back():
             done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:  # most often: no package lists yet on a fresh machine
+                subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+                done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{done.stderr[-2000:]}")
     return {binary: str(shutil.which(binary)) for binary in PACKAGES}
+
+
+@contextmanager
+def services_held_back(policy: Path = POLICY_RC_D) -> Iterator[None]:
+    """The packages' scripts start their services unless policy-rc.d refuses (exit 101): without
+    systemd that start fails or leaves a daemon behind. Put one in place for the install if the
+    machine has none (Debian's container images ship one), and remove it afterwards."""
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink()
 
 
 def free_port() -> int:

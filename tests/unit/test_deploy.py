@@ -27,7 +27,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "worker": {"keda": {"enabled": True, "redisAddress": "redis.ops:6379"}},
         "ingress": {"enabled": True, "host": "copilot.corp.example"},
         "prompts": {"triage/system.j2": "{# name: triage/system  version: 9 #}\nhi\n"},
-        "executors": {"existingSecret": "kube-executor-credentials"},
+        "executors": {
+            "existingSecret": "kube-executor-credentials",
+            "kubernetes": {"inCluster": True, "namespaces": ["shop", "payments"]},
+        },
         "serviceMonitor": {"enabled": True},
         "logSources": "sources: []\n",
         "policy": (REPO / "policies" / "default.yaml").read_text(),
@@ -106,6 +109,14 @@ def test_each_configuration_renders_what_it_asks_for() -> None:
     )
     assert {"name": "POLICY_FILE", "value": "/etc/incident-copilot/policy/policy.yaml"} in bot["env"]
     assert "envFrom" not in bot  # approvals are checked in the bot; executor credentials stay in workers
+    assert {"name": "EXECUTOR_KUBERNETES", "value": "in-cluster"} in worker["env"]
+    docs = render(CONFIGS["keda-ingress-prompts-executors"])
+    roles = [d for d in docs if d["kind"] == "Role"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["payments", "shop"]
+    assert roles[0]["rules"][0]["resources"] == ["deployments", "deployments/scale"]
+    pods = {d["metadata"]["name"]: d["spec"]["template"]["spec"] for d in docs if d["kind"] == "Deployment"}
+    assert pods["ic-incident-copilot-worker"]["serviceAccountName"] == "ic-incident-copilot-worker"
+    assert pods["ic-incident-copilot-bot"]["automountServiceAccountToken"] is False
     redis = next(c for n, _, c in containers(render(CONFIGS["bundled-redis"])) if n.endswith("redis"))
     assert "--appendonly" in redis["args"]
 

@@ -59,15 +59,12 @@ def _execute(rt: runtime.Runtime, store: ProposalStore, proposal_id: str) -> str
         refusal = f"no executor for {p.action.action_type} is configured on this worker"
     if refusal or executor is None:
         return _finish(rt, store, p, "failed", f"not run: {refusal}", "refused_at_execution")
-    request = _request(p)
+    request = _request(rt, p)
     try:
-        plan = executor.dry_run(request)
-        _post(
-            rt,
-            p,
-            f":mag: *Dry run* of `{neutralise(p.label())}`:\n"
-            + "\n".join(f"• {neutralise(x)}" for x in plan.lines),
-        )
+        if _dry_run_first(rt, p):  # a failing dry run stops the action before it changes anything
+            plan = executor.dry_run(request)
+            lines = "\n".join(f"• {neutralise(x)}" for x in plan.lines)
+            _post(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
         outcome = executor.execute(request)
         check = executor.verify(request, outcome) if outcome.ok else None
     except ExecutorError as exc:
@@ -119,7 +116,7 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
     if not claimed:
         return "already_undone"
     executor = rt.executors.get(p.action.action_type)
-    request = _request(p)
+    request = _request(rt, p)
     try:
         result = (
             executor.undo(request, Outcome(ok=True, detail=p.result, undo_token=p.undo_token))
@@ -144,11 +141,22 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
     return state
 
 
-def _request(p: Proposal) -> ActionRequest:
+def _dry_run_first(rt: runtime.Runtime, p: Proposal) -> bool:
+    rules = rt.ladder.policy.actions.get(p.action.action_type) if rt.ladder.policy else None
+    return rules is None or rules.dry_run_first
+
+
+def _request(rt: runtime.Runtime, p: Proposal) -> ActionRequest:
+    """What the executor gets: the action, and the policy's blast-radius cap for it."""
+    params = {k: str(v) for k, v in p.action.params.items()}
+    params.pop("max_replica_change", None)  # only the policy sets the cap, never the proposal
+    rules = rt.ladder.policy.actions.get(p.action.action_type) if rt.ladder.policy else None
+    if rules is not None and rules.max_replica_change is not None:
+        params["max_replica_change"] = str(rules.max_replica_change)
     return ActionRequest(
         action=p.action.action_type,
         target=p.action.target,
-        params={k: str(v) for k, v in p.action.params.items()},
+        params=params,
         requested_by=p.requested_by,
         proposal_id=p.id,
     )

@@ -111,12 +111,25 @@ def approve(
         )
     if after.state == "approved":
         _audit(
-            client, after, "approved", user, "approvals complete", approvers=[a.user for a in after.approvals]
+            client,
+            after,
+            "approved",
+            user,
+            "approvals complete",
+            approvers=[a.user for a in after.approvals],
+            budget=budget_reason,
         )
         return ClickResult(
             "approved", f"Approved: `{p.label()}` runs now; the result will be posted in the thread.", after
         )
-    _audit(client, after, "approval_recorded", user, f"{len(after.approvals)} of {needed} approvals")
+    _audit(
+        client,
+        after,
+        "approval_recorded",
+        user,
+        f"{len(after.approvals)} of {needed} approvals",
+        budget=budget_reason,
+    )
     count = f"{len(after.approvals)} of {needed}"
     return ClickResult(
         "recorded", f"Your approval of `{p.label()}` is {count}; another approver must confirm.", after

@@ -59,9 +59,13 @@ class FileSource:
         return f"{' '.join(self._paths)} from {window.start.isoformat()} to {window.end.isoformat()}"
 
     async def fetch(self, query: LogQuery) -> SourceResult:
+        # Reading, sorting and building the result all happen off the event loop.
+        return await asyncio.to_thread(self._fetch, query)
+
+    def _fetch(self, query: LogQuery) -> SourceResult:
         started = time.monotonic()
         scan = _Scan(query, self._max_bytes, started + self._timeout_s)
-        await asyncio.to_thread(scan.run, self._paths)
+        scan.run(self._paths)
         scan.lines.sort(key=lambda line: line.ts or query.window.start)
         return SourceResult(
             source=self.name,
