@@ -70,8 +70,8 @@ class KubernetesExecutor:
             raise ExecutorError(f"{current} → {wanted} replicas exceeds the blast-radius cap of {cap}")
         return wanted
 
-    def _previous(self, action: ActionRequest, dep: Any) -> tuple[int, int, Any]:
-        """(current revision, previous revision, the previous ReplicaSet's pod template)."""
+    def _history(self, action: ActionRequest, dep: Any) -> dict[int, Any]:
+        """The Deployment's ReplicaSets by revision: its rollout history."""
         ns = self._ns(action)
         labels = dep.spec.selector.match_labels or {}
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
@@ -79,17 +79,23 @@ class KubernetesExecutor:
             f"list the replica sets of {ns}/{action.target}",
             lambda: self.apps.list_namespaced_replica_set(ns, label_selector=selector),
         )
-        current = int((dep.metadata.annotations or {}).get(REVISION, "0"))
-        history = {
+        return {
             int((rs.metadata.annotations or {}).get(REVISION, "0")): rs
             for rs in listed.items
             if any(
                 o.kind == "Deployment" and o.name == action.target for o in rs.metadata.owner_references or []
             )
         }
+
+    def _previous(self, action: ActionRequest, dep: Any) -> tuple[int, int, Any]:
+        """(current revision, previous revision, the previous ReplicaSet's pod template)."""
+        current = int((dep.metadata.annotations or {}).get(REVISION, "0"))
+        history = self._history(action, dep)
         older = [r for r in history if r < current]
         if not older:
-            raise ExecutorError(f"{ns}/{action.target} has no revision before {current} to roll back to")
+            raise ExecutorError(
+                f"{self._ns(action)}/{action.target} has no revision before {current} to roll back to"
+            )
         previous = max(older)
         return current, previous, history[previous].spec.template
 
@@ -170,16 +176,7 @@ class KubernetesExecutor:
             )
             return Outcome(True, f"scaled {ns}/{name} back to {value} replicas")
         if kind == "revision":
-            dep = self._deployment(action)
-            labels = dep.spec.selector.match_labels or {}
-            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-            listed = self._call(
-                f"list the replica sets of {ns}/{name}",
-                lambda: self.apps.list_namespaced_replica_set(ns, label_selector=selector),
-            )
-            target = next(
-                (rs for rs in listed.items if (rs.metadata.annotations or {}).get(REVISION) == value), None
-            )
+            target = self._history(action, self._deployment(action)).get(int(value))
             if target is None:
                 raise ExecutorError(f"revision {value} of {ns}/{name} is gone; roll forward by hand")
             self._set_template(ns, name, target.spec.template)
