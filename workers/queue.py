@@ -32,7 +32,8 @@ class JobOptions:
 
 JOBS: dict[str, JobOptions] = {
     "workers.jobs.triage.run": JobOptions(TRIAGE, timeout_s=180, retries=2),
-    "workers.jobs.postmortem.run": JobOptions(POSTMORTEM, timeout_s=900, retries=2),
+    # Slack serves thread reads at about 50 a minute: a channel with hundreds of threads takes minutes.
+    "workers.jobs.postmortem.run": JobOptions(POSTMORTEM, timeout_s=1800, retries=2),
     "workers.jobs.execute.run": JobOptions(ACTIONS, timeout_s=300, retries=0),  # never run twice on its own
 }
 

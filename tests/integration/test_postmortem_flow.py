@@ -311,7 +311,13 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         channel_name=name2,
     )
     second = wait_answer(stack, channel2, timeout=60)
-    assert f"`{incident}`" in str(second["blocks"]) or incident in str(second["blocks"])
+    similar = [
+        b["text"]["text"]
+        for b in second["blocks"]
+        if b["type"] == "section" and f"`{incident}` (score" in b["text"]["text"]
+    ]
+    assert len(similar) == 1 and "/archives/" in similar[0]  # linked to the draft's summary message
+    assert "Root cause: payments-svc connection pool exhausted by retries" in similar[0]
     client.close()
 
 

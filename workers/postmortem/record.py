@@ -66,7 +66,7 @@ class DraftStore:
 
     def lock(self, incident_id: str) -> redis.lock.Lock:
         """One drafting at a time per incident (a button and an archive event may race)."""
-        lock: redis.lock.Lock = self._r.lock(_key(incident_id, "lock"), timeout=900, blocking_timeout=900)
+        lock: redis.lock.Lock = self._r.lock(_key(incident_id, "lock"), timeout=1800, blocking_timeout=1800)
         return lock
 
 
