@@ -7,6 +7,7 @@
     ├── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
     │   └── EmbeddedRedisError   the embedded Redis server could not start
     ├── PromptError          a prompt template is missing, has no version header, or lacks a variable
+    ├── ExecutorError        an approved action could not be carried out; reported, never retried
     └── LLMError             the LLM gave no usable answer; triage falls back to evidence only
         ├── LLMUnavailable       unreachable, timing out, or refusing (429/5xx) after the retries
         ├── LLMOutputError       an answer that does not parse or validate, even after one repair turn
@@ -75,3 +76,7 @@ class LLMContextError(LLMError):
 
 class LLMBudgetExceeded(LLMError):
     pass
+
+
+class ExecutorError(CopilotError):
+    """The action could not be carried out; the message says why, for the thread and the audit."""

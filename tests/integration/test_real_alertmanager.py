@@ -17,8 +17,9 @@ from bot.localstack import LocalStack
 from tests.integration.conftest import new_channel, wait_answer, wait_until
 from tests.support import debian_services
 from tests.support.fake_llm import FakeLLM
+from workers.errors import ExecutorError
 from workers.executors.alertmanager import AlertmanagerExecutor
-from workers.executors.base import ActionRequest, ExecutorError
+from workers.executors.base import ActionRequest
 from workers.slack import ids
 
 SILENCE = ActionRequest(

@@ -9,7 +9,8 @@ import pytest
 from kubernetes import client as k8s
 
 from tests.support.kube_apiserver import KubeAPIServer
-from workers.executors.base import ActionRequest, ExecutorError
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest
 from workers.executors.kubernetes import RESTARTED_AT, KubernetesExecutor
 
 IMAGES = ["shop/checkout:1.0", "shop/checkout:1.1", "shop/checkout:1.2"]

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from workers.executors.base import ActionRequest, ExecutorError
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest
 from workers.executors.webhook import WebhookExecutor
 
 SECRET = b"runbook-shared-secret-0123456789"

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from workers.executors.base import ActionRequest, ExecutorError, Outcome, Plan, Verification
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest, Outcome, Plan, Verification
 
 DEFAULT_DURATION = "1h"
 MAX_DURATION = timedelta(hours=24)

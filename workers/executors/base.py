@@ -1,16 +1,12 @@
 """What every executor offers: a dry run that changes nothing, the action itself, a check that it
 really happened, and (where one exists) an undo. One module per backend.
 
-Executors raise `ExecutorError` for a failure to report; the execution job never retries."""
+Executors raise `workers.errors.ExecutorError` for a failure to report; the job never retries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
-
-
-class ExecutorError(Exception):
-    """The action could not be carried out; the message says why, for the thread and the audit."""
 
 
 @dataclass(frozen=True)

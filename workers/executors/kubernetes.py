@@ -16,7 +16,8 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from workers.executors.base import ActionRequest, ExecutorError, Outcome, Plan, Verification
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest, Outcome, Plan, Verification
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"

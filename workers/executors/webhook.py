@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import httpx
 
-from workers.executors.base import ActionRequest, ExecutorError, Outcome, Plan, Verification
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest, Outcome, Plan, Verification
 
 
 def signature(secret: bytes, timestamp: str, body: bytes) -> str:

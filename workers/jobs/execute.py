@@ -16,7 +16,8 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from workers import audit, metrics, runtime
-from workers.executors.base import ActionRequest, ExecutorError, Outcome
+from workers.errors import ExecutorError
+from workers.executors.base import ActionRequest, Outcome
 from workers.jobs.context import bind_job
 from workers.proposals.approval import current_decision
 from workers.proposals.model import Proposal, State
