@@ -669,20 +669,12 @@ def _shadowed(s: Suite, channel: str, words: str, kind: str = "") -> str:
 
 
 def _dropped(s: Suite, channel: str) -> str:
-    """The answer's grounding note that an action was removed (the audit has no ledger-db entry)."""
-    answer = _answer(s.stack, channel) or {}
-    proposed = [
-        f
-        for _i, f in s.client.xrange(f"ic:incident:{_incident(s, channel)}:audit")
-        if "ledger-db" in f.get("action", "")
-    ]
-    if proposed:
+    """The audit entry of the action grounding refused, when nothing about ledger-db was proposed."""
+    entries = [f for _i, f in s.client.xrange(f"ic:incident:{_incident(s, channel)}:audit")]
+    if any("ledger-db" in f.get("action", "") and f["kind"] != "dropped_by_grounding" for f in entries):
         return ""
-    return (
-        "grounding dropped the action"
-        if "actions removed" in str(answer.get("blocks")) or "dropped" in str(answer.get("blocks"))
-        else ""
-    )
+    dropped = [f for f in entries if f["kind"] == "dropped_by_grounding" and "ledger-db" in f["action"]]
+    return f"dropped_by_grounding: {dropped[0]['reason']}" if dropped else ""
 
 
 def run_suite(workdir: Path) -> list[Row]:

@@ -41,6 +41,17 @@ class Ladder:
         self, report: TriageReport, service: str, origin: Origin, client: redis.Redis
     ) -> TriageReport:
         verdict = self.budget(service)
+        for action in report.grounding.refused_actions:  # the model asked; the evidence did not back it
+            audit.record(
+                client,
+                origin.incident_id,
+                "dropped_by_grounding",
+                run_id=origin.run_id,
+                by="bot",
+                action=action.model_dump(mode="json"),
+                reason=f"{action.action_type} on {action.target!r} names nothing the evidence names",
+                novel=report.novel,
+            )
         shadowed = 0
         hypotheses = []
         for h in report.hypotheses:

@@ -124,6 +124,7 @@ def ground(model: ModelReport, ctx: GroundingContext) -> tuple[Summary, list[Hyp
             cleaned = _clean(action, ctx)
             if cleaned is None:
                 stats.dropped_actions += 1
+                stats.refused_actions.append(action)
                 stats.notes.append(
                     f"action dropped, {action.action_type} on “{_short(action.target, 40)}” "
                     "names nothing the evidence names"

@@ -110,6 +110,9 @@ class Grounding(BaseModel):
     downgraded: int = 0
     dropped_actions: int = 0
     notes: list[str] = Field(default_factory=list)
+    refused_actions: list[SuggestedAction] = Field(
+        default_factory=list, description="actions dropped for naming nothing the evidence names"
+    )
 
 
 class PromptInfo(BaseModel):

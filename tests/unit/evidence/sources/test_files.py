@@ -346,7 +346,8 @@ def test_paths_are_required() -> None:
 @pytest.mark.asyncio
 async def test_reading_leaves_the_event_loop_free(tmp_path: Path) -> None:
     """While a big file is read, the loop keeps running other tasks: no pause between two ticks of a
-    1 ms ticker comes near the length of the read (a blocked loop would pause for all of it)."""
+    1 ms ticker comes near the length of the read (a blocked loop would pause for all of it; a busy
+    machine may pause it for a while, never that long)."""
     log = tmp_path / "big.log"
     log.write_text("".join(f"2026-03-14T10:41:00Z line {i} {'x' * 100}\n" for i in range(150_000)))
     stamps: list[float] = []
@@ -367,4 +368,4 @@ async def test_reading_leaves_the_event_loop_free(tmp_path: Path) -> None:
     assert len(result.lines) == 150_000
     moments = [started, *(t for t in stamps if t <= ended), ended]
     longest = max(b - a for a, b in itertools.pairwise(moments))
-    assert len(moments) > 3 and longest < 0.5 * (ended - started)
+    assert len(moments) > 3 and longest < 0.8 * (ended - started)  # blocked: one pause, all of it
