@@ -12,6 +12,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.deps import BotDeps
+from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
 from workers.postmortem.record import DraftStore
@@ -33,14 +34,10 @@ def register(app: App) -> None:
     app.action(ids.POSTMORTEM_APPROVE)(handle_approve_postmortem)
 
 
-def _ephemeral(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def handle_resolve(
     ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
-    """ "Mark resolved": the same as `/triage resolve` without a summary, for the incident on the answer."""
+    """Mark resolved: as `/triage resolve` without a summary, for the incident on the answer."""
     ack()
     deps: BotDeps = context["deps"]
     user = (body.get("user") or {}).get("id", "")
@@ -52,17 +49,17 @@ def handle_resolve(
         try:
             incident = deps.incidents.get(incident_id)
             if incident is None or incident.channel_id != channel:
-                _ephemeral(
+                ephemeral(
                     respond, f"`{incident_id}` is not an incident of this channel; nothing was resolved."
                 )
                 line["outcome"] = "unknown_incident"
                 return
             enqueue_postmortem(deps.redis, incident.id, channel, "button", user, context["run_id"])
         except redis.RedisError:
-            _ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
+            ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
-        _ephemeral(respond, f"Resolving `{incident.id}`; the postmortem draft will appear in this channel.")
+        ephemeral(respond, f"Resolving `{incident.id}`; the postmortem draft will appear in this channel.")
         line["outcome"] = "resolve"
 
 
@@ -74,7 +71,7 @@ def handle_approve_postmortem(
     client: WebClient,
     context: BoltContext,
 ) -> None:
-    """ "Approve postmortem": the draft becomes a reviewed record in the knowledge base."""
+    """Approve postmortem: the draft becomes a reviewed record in the knowledge base."""
     ack()
     deps: BotDeps = context["deps"]
     user = (body.get("user") or {}).get("id", "")
@@ -83,7 +80,7 @@ def handle_approve_postmortem(
         "action handled", action=ids.POSTMORTEM_APPROVE, run_id=context["run_id"], user=user
     ) as line:
         if deps.knowledge is None:
-            _ephemeral(respond, "The knowledge base is not available here.")
+            ephemeral(respond, "The knowledge base is not available here.")
             line["outcome"] = "no_kb"
             return
         try:
@@ -91,11 +88,11 @@ def handle_approve_postmortem(
             if pm is not None:
                 audit.record(deps.redis, incident_id, "postmortem_reviewed", by=user, version=str(pm.version))
         except redis.RedisError:
-            _ephemeral(respond, ":warning: I couldn't store that right now (Redis is unreachable).")
+            ephemeral(respond, ":warning: I couldn't store that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
         if pm is None:
-            _ephemeral(respond, f"There is no postmortem draft for `{incident_id}`.")
+            ephemeral(respond, f"There is no postmortem draft for `{incident_id}`.")
             line["outcome"] = "unknown_draft"
             return
         container = body.get("container") or {}
@@ -104,7 +101,7 @@ def handle_approve_postmortem(
             client.chat_update(
                 channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
             )
-        _ephemeral(
+        ephemeral(
             respond, f"Postmortem `{incident_id}` v{pm.version} is marked reviewed in the knowledge base."
         )
         line["outcome"] = "reviewed"
@@ -125,26 +122,20 @@ def handle_verdict(
         try:
             known = deps.board.feedback(incident_id, hypothesis_id, verdict, user)
         except redis.RedisError:
-            respond(
-                text=":warning: I couldn't store that right now (Redis is unreachable).",
-                response_type="ephemeral",
-                replace_original=False,
-            )
+            ephemeral(respond, ":warning: I couldn't store that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
         if not known:
-            respond(
-                text=f"`{hypothesis_id}` is no longer on this incident's board; run `/triage` to refresh it.",
-                response_type="ephemeral",
-                replace_original=False,
+            ephemeral(
+                respond,
+                f"`{hypothesis_id}` is no longer on this incident's board; run `/triage` to refresh it.",
             )
             line["outcome"] = "unknown_hypothesis"
             return
-        respond(
-            text=f"Noted: you {VERDICT_WORDS[verdict]} `{hypothesis_id}`. It is on the incident timeline "
+        ephemeral(
+            respond,
+            f"Noted: you {VERDICT_WORDS[verdict]} `{hypothesis_id}`. It is on the incident timeline "
             "and the postmortem's decision tree.",
-            response_type="ephemeral",
-            replace_original=False,
         )
         line["outcome"] = verdict
 
@@ -172,10 +163,9 @@ def handle_feedback(
             )
             line["outcome"] = "redis_down"
             return
-        respond(
-            text=f"Noted: `{record_id}` is *{label}* for {incident_type or 'this kind of'} incidents. "
+        ephemeral(
+            respond,
+            f"Noted: `{record_id}` is *{label}* for {incident_type or 'this kind of'} incidents. "
             "Later rankings use it.",
-            response_type="ephemeral",
-            replace_original=False,
         )
         line["outcome"] = label

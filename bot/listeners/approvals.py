@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
 from workers.policy.ladder import Ladder
@@ -57,10 +58,6 @@ def _click(
     return deps, deps.ladder, user, str(action.get("value", ""))[:100], channel
 
 
-def _say(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
-
-
 def handle_approve(
     ack: Ack,
     action: dict[str, Any],
@@ -98,7 +95,7 @@ def _decide_click(
     deps, ladder, user, proposal_id, channel = _click(ack, action, body, context)
     with unit_of_work("action handled", action=action_id, run_id=context["run_id"], user=user) as line:
         if ladder is None or ladder.policy is None:
-            _say(respond, NO_POLICY)
+            ephemeral(respond, NO_POLICY)
             line["outcome"] = "no_policy"
             return
         try:
@@ -108,12 +105,12 @@ def _decide_click(
             if result.execute:
                 enqueue_execution(deps.redis, proposal_id, context["run_id"], by=user)
         except redis.RedisError:
-            _say(
+            ephemeral(
                 respond, ":warning: I couldn't check that right now (Redis is unreachable). Nothing was done."
             )
             line["outcome"] = "redis_down"
             return
-        _say(respond, result.message)
+        ephemeral(respond, result.message)
         line["outcome"] = result.outcome
 
 
@@ -133,7 +130,7 @@ def handle_undo(
         try:
             p = ProposalStore(deps.redis).get(proposal_id)
             if p is None or p.state != "succeeded" or not p.undo_token or p.undone:
-                _say(respond, "There is nothing to undo for this button.")
+                ephemeral(respond, "There is nothing to undo for this button.")
                 line["outcome"] = "nothing_to_undo"
                 return
             if user not in {a.user for a in p.approvals}:
@@ -145,13 +142,13 @@ def handle_undo(
                     proposal=p.id,
                     reason="not an approver of it",
                 )
-                _say(respond, f"Only the approvers of `{p.label()}` can undo it.")
+                ephemeral(respond, f"Only the approvers of `{p.label()}` can undo it.")
                 line["outcome"] = "refused"
                 return
             enqueue_execution(deps.redis, proposal_id, context["run_id"], undo=True, by=user)
         except redis.RedisError:
-            _say(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
+            ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
-        _say(respond, f"Undoing `{p.label()}`; the result will be posted in the thread.")
+        ephemeral(respond, f"Undoing `{p.label()}`; the result will be posted in the thread.")
         line["outcome"] = "undo"

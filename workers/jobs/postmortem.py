@@ -21,7 +21,7 @@ from workers.llm.budget import Budget
 from workers.logconfig import secret_values
 from workers.models import PostmortemRequest
 from workers.postmortem.draft import draft
-from workers.postmortem.gather import SlackReader, gather
+from workers.postmortem.gather import SlackReader, gather, permalink
 from workers.postmortem.model import PostmortemDraft
 from workers.postmortem.record import DraftStore
 from workers.postmortem.render import markdown
@@ -69,7 +69,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             endpoint=rt.engine.endpoint,
         )
         pm = drafts.save(pm, rt.knowledge.store)
-        where = _publish(rt, drafts, pm, req, redactor)
+        where = _publish(rt, drafts, pm, req, redactor, got.workspace)
         audit.record(
             rt.redis.client,
             incident.id,
@@ -103,6 +103,7 @@ def _publish(
     pm: PostmortemDraft,
     req: PostmortemRequest,
     redactor: ConsistentRedactor,
+    workspace: str,
 ) -> str:
     """Post or edit the summary and upload the draft in its thread; the channel it went to, or "".
 
@@ -123,7 +124,7 @@ def _publish(
     else:
         ts = str(rt.slack.chat_postMessage(channel=channel, **message)["ts"])
         drafts.set_slack_refs(pm.incident_id, channel=channel, ts=ts)
-    link = _permalink(rt, channel, ts)
+    link = permalink(workspace, channel, ts)
     if link and link != pm.link:
         drafts.set_link(pm.incident_id, link, rt.knowledge.store)
     url = f"{rt.settings.slack.api_url}files.completeUploadExternal"
@@ -146,12 +147,3 @@ def _archived(rt: runtime.Runtime, channel: str) -> bool:
         return bool(rt.slack.conversations_info(channel=channel)["channel"].get("is_archived"))
     except SlackApiError:
         return False
-
-
-def _permalink(rt: runtime.Runtime, channel: str, ts: str) -> str:
-    """The summary message's link, built from the workspace URL as Slack shapes permalinks."""
-    try:
-        workspace = str(rt.slack.auth_test().get("url", ""))
-    except SlackApiError:
-        return ""
-    return f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}" if workspace else ""

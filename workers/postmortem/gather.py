@@ -60,6 +60,7 @@ class Gathered:
     service: str = ""
     signature: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # Slack user id → display name
+    workspace: str = ""  # the workspace URL, for permalinks
     gaps: list[str] = field(default_factory=list)
     slack_calls: int = 0
 
@@ -141,11 +142,11 @@ def gather(
         got.gaps.append(f"board and audit trail: {type(exc).__name__}: {exc}")
     oldest = incident.started_at - timedelta(minutes=lookback_minutes)
     try:
-        bot_user_id, workspace = slack.identity()
+        bot_user_id, got.workspace = slack.identity()
         raw = _history(slack, incident.channel_id, oldest)
     except SlackApiError as exc:
         got.gaps.append(f"channel history: Slack answered {exc.response.get('error', 'error')}")
-        bot_user_id, workspace, raw = "", "", []
+        bot_user_id, raw = "", []
     users = sorted({m["user"] for m in raw if m.get("user")})
     got.names = {u: slack.user_name(u) for u in users}
     for m in raw:
@@ -161,7 +162,7 @@ def gather(
                 thread_ts=m.get("thread_ts") if m.get("thread_ts") != m["ts"] else None,
                 key=_is_key(m, pin_reaction, incident.channel_id),
                 bot=bool(m.get("bot_id")),
-                link=_link(workspace, incident.channel_id, m),
+                link=permalink(got.workspace, incident.channel_id, m["ts"], m.get("thread_ts")),
             )
         )
     got.slack_calls = slack.calls
@@ -185,10 +186,9 @@ def _is_key(message: dict[str, Any], reaction: str, channel: str) -> bool:
     return any(r.get("name") == reaction for r in message.get("reactions") or [])
 
 
-def _link(workspace: str, channel: str, message: dict[str, Any]) -> str:
-    """The message's permalink, in the shape Slack gives them (no call per message)."""
+def permalink(workspace: str, channel: str, ts: str, thread_ts: str | None = None) -> str:
+    """A message's permalink, in the shape Slack gives them (no call per message)."""
     if not workspace.startswith(("https://", "http://")):
         return ""
-    link = f"{workspace.rstrip('/')}/archives/{channel}/p{message['ts'].replace('.', '')}"
-    thread = message.get("thread_ts")
-    return f"{link}?thread_ts={thread}&cid={channel}" if thread and thread != message["ts"] else link
+    link = f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    return f"{link}?thread_ts={thread_ts}&cid={channel}" if thread_ts and thread_ts != ts else link
