@@ -173,12 +173,17 @@ def _rate_limited(rt: runtime.Runtime, p: Proposal) -> str:
     now = time.time()
     window = rules.rate_limit.per_minutes * 60
     client = rt.redis.client
-    client.zremrangebyscore(key, 0, now - window)
-    if int(client.zcard(key)) >= rules.rate_limit.executions:
-        limit = rules.rate_limit
+    # Count and claim in one transaction, so two workers cannot both take the last slot.
+    with client.pipeline(transaction=True) as tx:
+        tx.zremrangebyscore(key, 0, now - window)
+        tx.zadd(key, {p.id: now})
+        tx.zcard(key)
+        tx.expire(key, window)
+        counted = int(tx.execute()[2])  # this one included, in the order the transactions ran
+    limit = rules.rate_limit
+    if counted > limit.executions:
+        client.zrem(key, p.id)
         return f"rate limit: {limit.executions} {p.action.action_type} per {limit.per_minutes} min"
-    client.zadd(key, {p.id: now})
-    client.expire(key, window)
     return ""
 
 
