@@ -28,7 +28,7 @@ class LogQuery:
     max_lines: int = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogLine:
     text: str  # the raw message line, as the source gave it (never altered before redaction)
     ts: datetime | None = None  # when the source knows it

@@ -9,7 +9,6 @@ Each is tracked by its name (the key, else the unit and its place in the line) p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 _UNIT = r"(?:ms|msec|s|sec|secs|us|µs|ns|m|min|h|%|[KMGT]i?B|[kmgt]b|B|bytes|req/s|rps|qps)"
@@ -20,21 +19,38 @@ _MEASURE = (
     r"p50|p90|p95|p99|max|min|avg|mean|limit|capacity|replicas|restarts?|messages\w*"
 )
 _NUMBER = re.compile(
-    rf"(?:(?P<key>[A-Za-z_][\w.-]{{0,40}})[\"']?\s?[=:]?\s?)?(?<![\w.])"
+    rf"(?:\b(?P<key>[A-Za-z_][\w.-]{{0,40}}+)[\"']?\s?[=:]?\s?)?(?<![\w.])"
     rf"(?P<num>-?\d+(?:\.\d+)?)(?: ?(?P<unit>{_UNIT})(?![\w/]))?(?![\w.:/-])"
 )
 _MEASURE_WORD = re.compile(rf"(?i:{_MEASURE})")
 REACH = 2000  # characters of a line searched for numbers: a huge line is not read to its end
 
 
-def meaningful(text: str) -> Iterator[tuple[str | None, str, str | None]]:
-    """(key, number, unit) of each number in `text` that a unit follows or a measure's key precedes."""
+@dataclass(frozen=True)
+class Slot:
+    """Where a meaningful number stands in a line, and what it is called; lines of one shape (their
+    digits all alike) have their numbers at the same places, so a slot found once serves them all."""
+
+    start: int
+    end: int
+    name: str
+    unit: str
+
+
+def slots(text: str) -> tuple[Slot, ...]:
+    """The meaningful numbers of `text`: those a unit follows or a measure's key precedes."""
+    found_slots: list[Slot] = []
     for found in _NUMBER.finditer(text, 0, REACH):
-        key, unit = found["key"], found["unit"]
+        key, unit = found["key"], found["unit"] or ""
         if key is not None and _MEASURE_WORD.search(key) is None:
             key = None
-        if key is not None or unit is not None:
-            yield key, found["num"], unit
+        if key is None and not unit:
+            continue
+        name = key or f"#{len(found_slots) + 1} ({unit})"
+        found_slots.append(Slot(found.start("num"), found.end("num"), name, unit))
+        if len(found_slots) >= MAX_NAMES:
+            break
+    return tuple(found_slots)
 
 
 _SCALE = {"us": 1e-3, "µs": 1e-3, "ns": 1e-6, "s": 1e3, "sec": 1e3, "secs": 1e3, "m": 6e4, "min": 6e4}
@@ -86,18 +102,18 @@ class Measures:
 
     ranges: dict[str, dict[str, Range]] = field(default_factory=dict)  # name → window → range
 
-    def add(self, text: str, window: str) -> float:
-        """Record the line's numbers; returns how far they lie outside the baseline's ranges (0: inside),
-        in multiples of the baseline's spread, so that the most telling line can be chosen."""
+    def add(self, text: str, places: tuple[Slot, ...], window: str) -> float:
+        """Record the line's numbers at `places`; returns how far they lie outside the baseline's ranges
+        (0: inside), in multiples of the baseline's spread, so that the most telling line can be chosen."""
         outside = 0.0
-        for place, (key, number, unit) in enumerate(meaningful(text)):
-            if place >= MAX_NAMES:
-                break
-            name = key or f"#{place + 1} ({unit})"
-            shown = f"{number}{unit or ''}"
-            by_window = self.ranges.setdefault(name, {})
-            value = _value(number, unit)
-            by_window.setdefault(window, Range()).add(value, shown)
+        for slot in places:
+            number = text[slot.start : slot.end]
+            try:
+                value = _value(number, slot.unit)
+            except ValueError:  # not the shape the slot was found in
+                continue
+            by_window = self.ranges.setdefault(slot.name, {})
+            by_window.setdefault(window, Range()).add(value, number + slot.unit)
             baseline = by_window.get("baseline")
             if window != "baseline" and baseline is not None:
                 spread = max(baseline.high - baseline.low, abs(baseline.high) * 0.1, 1e-9)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from workers.evidence.model import LogLine
-from workers.evidence.numbers import Measures, meaningful
+from workers.evidence.numbers import Measures, Slot, slots
 
 WILDCARD = "<*>"
 SEVERITIES = ("fatal", "error", "warning", "info", "debug", "unknown")
@@ -95,12 +95,38 @@ _COMPONENT = re.compile(r"[\w.$()/\[\]<>@-]+:")
 _TOKEN = re.compile(r"[^\s|]+")
 _HAS_DIGIT = re.compile(r"\d")
 _ASCII_DIGIT = re.compile(r"[0-9]")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 # A line's shape: every digit as 1 (a 0 kept before x, for `0x…`). Masking treats digits only as a
 # class, so lines of one shape mask alike: the shape is what the miner's first cache is keyed on.
-_SHAPE = str.maketrans("0123456789", "1111111111")
-_SHAPE_HEX = str.maketrans("0123456789", "0111111111")
+# A line's shape is its bytes with every digit as 1 (a 0 kept before x, for `0x…`): masking treats
+# digits only as a class, so lines of one shape mask alike and the miner's first cache is keyed on it.
+# Hex ids and UUIDs vary in their letters too; a line whose shape misses is looked up once more with
+# them as one filler of their length, which masks the same way (`<HEX>`, `<UUID>`).
+_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")
+_SHAPE_HEX = bytes.maketrans(b"0123456789", b"0111111111")
+_HEXISH = re.compile(rb"[0-9a-fA-F]{8}(?:[0-9a-fA-F]*|(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})")
+_HEX_LETTER = re.compile(rb"[a-fA-F]")
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
+def _shape_of(text: str) -> bytes:
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw.translate(_SHAPE_HEX if b"0x" in raw or b"0X" in raw else _SHAPE)
+
+
+def _filler(found: re.Match[bytes]) -> bytes:
+    run, string = found.group(), found.string
+    start, end = found.span()
+    before_ok = start == 0 or string[start - 1] not in _ALNUM
+    after_ok = end == len(string) or string[end] not in _ALNUM
+    if not (before_ok and after_ok and (b"1" in run or b"0" in run)) or _HEX_LETTER.search(run) is None:
+        return run
+    uuid = len(run) == 36 and run.count(b"-") == 4
+    return (b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa1" if uuid else b"a" * (len(run) - 1) + b"1")
+
+
+def _hex_shape(shape: bytes) -> bytes:
+    return _HEXISH.sub(_filler, shape)
 
 
 def _mask_piece(piece: str) -> str:
@@ -127,6 +153,8 @@ def _mask_token(token: str) -> str:
                 masked = piece
                 for pattern, placeholder in _SEARCHES:
                     masked = pattern.sub(placeholder, masked)
+                if _ASCII_DIGIT.search(masked):  # glued to a word (`…_13`): still a number
+                    masked = _DIGIT_RUN.sub("<NUM>", masked)
             pieces[index] = masked
     return "".join(pieces)
 
@@ -261,11 +289,12 @@ class TemplateMiner:
         self.evicted = 0
         self._clusters: dict[str, _Cluster] = {}
         self._buckets: dict[tuple[int, str], list[_Cluster]] = {}
-        self._shapes: dict[str, tuple[str, str, bool]] = {}  # shape → (id, severity, has numbers)
+        self._shapes: dict[bytes, tuple[str, str, tuple[Slot, ...]]] = {}  # shape → (id, severity, numbers)
         self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # masked line → (id, severity)
         self._tick = 0
         self._minute = -1
         self._minute_start = datetime.min.replace(tzinfo=UTC)
+        self._last_ts: datetime | None = None
 
     def __len__(self) -> int:
         return len(self._clusters)
@@ -277,21 +306,27 @@ class TemplateMiner:
         """Count `line` (in the window labelled `window`) into its template; returns the template id."""
         self._tick += 1
         text = line.text
-        key = text.translate(_SHAPE_HEX if "0x" in text or "0X" in text else _SHAPE)
-        hit = self._shapes.get(key)
+        key = _shape_of(text)
+        shapes = self._shapes
+        hit = shapes.get(key)
+        if hit is None:
+            hexless = _hex_shape(key)
+            hit = shapes.get(hexless)
+            if hit is not None:
+                shapes[key] = hit
         cluster = self._clusters.get(hit[0]) if hit is not None else None
         if hit is None or cluster is None:
             masked = mask(text)
             cluster, severity = self._cluster(masked)
-            numeric = next(meaningful(text), None) is not None
+            places = slots(text)
             if _ASCII_DIGIT.search(masked) is None:  # else a digit survived: this shape is not enough
-                if len(self._shapes) >= self.cache_size * 2:
-                    self._shapes.clear()
-                self._shapes[key] = (cluster.stats.id, severity, numeric)
+                if len(shapes) >= self.cache_size * 2:
+                    shapes.clear()
+                shapes[key] = shapes[_hex_shape(key)] = (cluster.stats.id, severity, places)
         else:
-            severity, numeric = hit[1], hit[2]
+            severity, places = hit[1], hit[2]
         cluster.last_used = self._tick
-        self._record(cluster.stats, line, window, line.level or severity, numeric)
+        self._record(cluster.stats, line, window, line.level or severity, places)
         return cluster.stats.id
 
     def _cluster(self, masked: str) -> tuple[_Cluster, str]:
@@ -307,31 +342,44 @@ class TemplateMiner:
             self._cache.popitem(last=False)
         return cluster, severity
 
-    def _record(self, stats: TemplateStats, line: LogLine, window: str, severity: str, numeric: bool) -> None:
+    def _record(
+        self, stats: TemplateStats, line: LogLine, window: str, severity: str, places: tuple[Slot, ...]
+    ) -> None:
         stats.count += 1
-        stats.counts[window] = stats.counts.get(window, 0) + 1
+        counts = stats.counts
+        counts[window] = counts.get(window, 0) + 1
         rank = _RANK[severity]
         if rank > _RANK[stats.severity]:
             stats.severity = severity
-        if len(stats.exemplars) >= self.exemplars:
-            del stats.exemplars[min(1, self.exemplars - 1)]  # keep the first, shift the recent ones
-        stats.exemplars.append(line)
+        exemplars = stats.exemplars
+        if len(exemplars) < self.exemplars:
+            exemplars.append(line)
+        elif self.exemplars > 1:  # keep the first, shift the recent ones
+            exemplars[1:] = [*exemplars[2:], line]
+        else:
+            exemplars[0] = line
         outside = 0.0
-        if numeric:
+        if places:
             if stats.measures is None:
                 stats.measures = Measures()
-            outside = stats.measures.add(line.text, window)
-        if window == "incident" and (rank, outside) >= stats.telling_rank:
-            stats.telling, stats.telling_rank = line, (rank, outside)
+            outside = stats.measures.add(line.text, places, window)
+        if window == "incident":
+            best_rank, best_outside = stats.telling_rank
+            if rank > best_rank or (rank == best_rank and outside >= best_outside):
+                stats.telling, stats.telling_rank = line, (rank, outside)
         ts = line.ts
         if ts is None:
             return
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-        minute = int(ts.timestamp()) // 60
-        if minute != self._minute:
-            self._minute, self._minute_start = minute, datetime.fromtimestamp(minute * 60, UTC)
-        stats.per_minute[self._minute_start] = stats.per_minute.get(self._minute_start, 0) + 1
+        if ts is not self._last_ts:
+            if ts.tzinfo is None:
+                ts = ts.replace(tzinfo=UTC)
+            minute = int(ts.timestamp()) // 60
+            if minute != self._minute:
+                self._minute, self._minute_start = minute, datetime.fromtimestamp(minute * 60, UTC)
+            self._last_ts = line.ts
+        per_minute = stats.per_minute
+        at = self._minute_start
+        per_minute[at] = per_minute.get(at, 0) + 1
         if stats.first_seen is None or ts < stats.first_seen:
             stats.first_seen = ts
         if stats.last_seen is None or ts > stats.last_seen:

@@ -203,12 +203,12 @@ class FileRead:
             yield line
 
     def _texts(self, body: BinaryIO, end: int | None) -> Iterator[str]:
-        """The text lines from the body's offset to `end`, each cut to `max_bytes`; after a seek, the
-        first (partial) line is dropped."""
-        for raw in _raw_lines(body, end, self.max_bytes, self):
-            text = _decode(raw).rstrip("\r")
-            if text.strip():
-                yield text
+        """The text lines from the body's offset to `end`, each cut to `max_bytes`; a block of whole
+        lines is decoded at once."""
+        for chunk in _raw_chunks(body, end, self.max_bytes, self):
+            for text in _decode(chunk).split("\n"):
+                if text and not text.isspace():
+                    yield text[:-1] if text[-1] == "\r" else text
 
 
 def _head(raw: io.BufferedReader, compressed: bool) -> bytes:
@@ -255,35 +255,42 @@ def _count_lines(body: BinaryIO, end: int | None) -> int:
     return count
 
 
-def _raw_lines(body: BinaryIO, end: int | None, max_bytes: int, read: FileRead) -> Iterator[bytes]:
-    """Lines as bytes without their newline; a line over `max_bytes` is cut (counted in `read`).
-    With `end`, the line that straddles it is read to its end."""
+def _raw_chunks(body: BinaryIO, end: int | None, max_bytes: int, read: FileRead) -> Iterator[bytes]:
+    """Runs of whole lines without their last newline; a line over `max_bytes` is cut (counted in
+    `read`) and a run of NUL padding dropped. With `end`, the line that straddles it is read to its end."""
     rest = b""
     skipping = False  # inside the tail of a line already cut
     for block in itertools.chain(_blocks(body, end), [_line_tail(body, end)]):
         chunk = rest + block
-        lines = chunk.split(b"\n")
-        rest = lines.pop()
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest = chunk
+        else:
+            rest = chunk[cut + 1 :]
+            chunk = chunk[:cut]
+            if skipping:  # the first line of the chunk is the tail of a cut line
+                chunk, skipping = chunk.partition(b"\n")[2], False
+            if b"\0" in chunk:
+                chunk = b"\n".join(line.lstrip(b"\0") for line in chunk.split(b"\n"))
+            if len(chunk) > max_bytes and any(len(line) > max_bytes for line in chunk.split(b"\n")):
+                chunk = b"\n".join(_cut(line, max_bytes, read) for line in chunk.split(b"\n"))
+            yield chunk
         if rest[:1] == b"\0":  # copytruncate's padding is not part of a line
             rest = rest.lstrip(b"\0")
-        for raw in lines:
-            if skipping:
-                skipping = False
-                continue
-            if raw[:1] == b"\0":
-                raw = raw.lstrip(b"\0")
-            if len(raw) > max_bytes:
+        if len(rest) > max_bytes:
+            if not skipping:
                 read.truncated += 1
-                raw = raw[:max_bytes]
-            yield raw
-        if len(rest) > max_bytes and not skipping:
-            read.truncated += 1
-            yield rest[:max_bytes]
+                yield rest[:max_bytes]
             rest, skipping = b"", True
-        elif skipping:
-            rest = b""
     if rest and not skipping:
         yield rest
+
+
+def _cut(line: bytes, max_bytes: int, read: FileRead) -> bytes:
+    if len(line) <= max_bytes:
+        return line
+    read.truncated += 1
+    return line[:max_bytes]
 
 
 def _line_tail(body: BinaryIO, end: int | None) -> bytes:
