@@ -32,18 +32,19 @@ LEVEL_KEYS = (
 DETAIL_KEYS = (
     "error",
     "err",
-    "error.message",
-    "error.kind",
-    "error.type",
     "exception",
     "exc_info",
+    "error.message",  # documents whose field names are already flattened
+    "error.type",
     "error.stack",
+    "error.stack_trace",
     "stack_trace",
     "stacktrace",
     "stack",
     "cause",
     "reason",
 )
+_INNER_KEYS = ("type", "kind", "class", "message", "msg", "reason", "stack", "stack_trace", "stacktrace")
 MAX_DETAIL_CHARS = 2000
 _LEVEL_WORDS = {
     "fatal": "fatal",
@@ -115,14 +116,18 @@ def _text(value: object) -> str:
 
 
 def _detail(record: Mapping[str, object], used: set[str]) -> str:
-    parts = []
+    parts: list[str] = []
     for key in DETAIL_KEYS:
         value = _lookup(record, key)
         if key in used or value in (None, "", [], {}):
             continue
-        if isinstance(value, Mapping) and any(_lookup(value, k) for k in ("message", "stack", "type")):
-            continue  # `error.message`, `error.stack`… are looked up by their dotted names
-        parts.append(f"{key}: {_text(value).strip()}")
+        if isinstance(value, Mapping):  # {"message": …, "stack": …} under `err`, `error`, `exception`
+            inner = [(f"{key}.{n}", value[n]) for n in _INNER_KEYS if value.get(n) not in (None, "")]
+            used.update(name for name, _ in inner)
+            parts += [f"{name}: {_text(item).strip()}" for name, item in inner] or [f"{key}: {_text(value)}"]
+        else:
+            used.add(key)
+            parts.append(f"{key}: {_text(value).strip()}")
     return "\n".join(parts)[:MAX_DETAIL_CHARS]
 
 

@@ -309,7 +309,10 @@ async def test_over_max_lines_the_newest_are_kept_and_the_rest_counted(tmp_path:
     capped = await fetch(log, query=LogQuery("checkout", WINDOW, max_lines=10))
     exact = await fetch(log, query=LogQuery("checkout", WINDOW, max_lines=50))
 
-    assert (capped.status, capped.note) == ("partial", "over 10 lines: the oldest 40 of the window were left out")
+    assert (capped.status, capped.note) == (
+        "partial",
+        "over 10 lines: the oldest 40 of the window were left out",
+    )
     assert texts(capped) == [f"2026-03-14T10:41:{i:02d}Z line {i}" for i in range(40, 50)]
     assert (exact.status, len(exact.lines), exact.note) == ("ok", 50, "")
 
