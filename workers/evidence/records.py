@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from workers.evidence.model import LogLine
 from workers.evidence.sources._fields import scalar_labels, to_datetime
 
 MESSAGE_KEYS = ("message", "msg", "log", "text", "MESSAGE", "@message", "event", "body")
@@ -137,7 +138,9 @@ def from_mapping(record: Mapping[str, object], fallback: str) -> Record:
     time_key = next((k for k in TIME_KEYS if _lookup(record, k) is not None), None)
     level_key = next((k for k in LEVEL_KEYS if level_of(_lookup(record, k)) is not None), None)
     message = str(_lookup(record, message_key)).rstrip("\r\n") if message_key else fallback
-    used = {k for k in (message_key, time_key, level_key) if k}
+    used = {k for k in (message_key, time_key) if k}
+    if level_key and isinstance(_lookup(record, level_key), str):  # a number (an HTTP status) stays a label
+        used.add(level_key)
     if message_key == "log":  # Docker's json-file driver: the application's own line, maybe structured
         inner = parse(message)
         if inner is not None:
@@ -181,3 +184,48 @@ def cri(text: str) -> tuple[str, str, bool] | None:
     if found is None or not found.group(1)[:4].isdigit():
         return None
     return found.group(1), text[found.end() :], found.group(3) == "P"
+
+
+def line_from(text: str, ts: datetime | None, source: str, labels: Mapping[str, str]) -> LogLine:
+    """A log store's line (Loki, CloudWatch, Kubernetes): a structured one unpacked into message, level
+    and error fields, the store's own time and labels kept (a level label counts when the record has none)."""
+    record = parse(text)
+    if record is None:
+        return LogLine(text, ts, source, dict(labels), _label_level(labels))
+    return LogLine(
+        record.message,
+        ts or record.ts,
+        source,
+        {**labels, **record.labels},
+        record.level or _label_level(labels),
+        record.detail,
+    )
+
+
+def line_from_document(
+    document: Mapping[str, object], message_field: str, time_field: str, source: str
+) -> LogLine:
+    """An Elasticsearch or OpenSearch document as a line: its message field, else the whole document."""
+    message = _lookup(document, message_field)
+    used = {message_field, time_field}
+    if message is None:
+        moment = to_datetime(_lookup(document, time_field))
+        return LogLine(json.dumps(document, default=str), moment, source, scalar_labels(document, skip=used))
+    level_key = next((k for k in LEVEL_KEYS if level_of(_lookup(document, k)) is not None), None)
+    if level_key and isinstance(_lookup(document, level_key), str):
+        used.add(level_key)
+    inner = parse(str(message))
+    level = level_of(_lookup(document, level_key)) if level_key else None
+    return LogLine(
+        inner.message if inner else str(message),
+        to_datetime(_lookup(document, time_field)) or (inner.ts if inner else None),
+        source,
+        scalar_labels(document, skip=used | set(DETAIL_KEYS)),
+        level or (inner.level if inner else None),
+        "\n".join(part for part in (_detail(document, set(used)), inner.detail if inner else "") if part),
+    )
+
+
+def _label_level(labels: Mapping[str, str]) -> str | None:
+    found = (level_of(labels.get(key)) for key in ("level", "detected_level", "severity"))
+    return next((level for level in found if level), None)
