@@ -71,9 +71,7 @@ class _Scan:
         streams = [self._guarded(read) for read in self.reads]
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_order)
         try:
-            for line in merged:
-                self.result.streamed += 1
-                yield line
+            yield from merged
         finally:
             self._finish()
 
@@ -92,6 +90,7 @@ class _Scan:
     def _finish(self) -> None:
         result = self.result
         result.elapsed_s += time.monotonic() - self.started
+        result.streamed = sum(r.lines for r in self.reads)
         read_any = any(r.reader is not None for r in self.reads)
         if not read_any:
             result.status = "error"
