@@ -324,6 +324,8 @@ def bounds(path: str) -> tuple[datetime | None, datetime | None]:
         else:
             raw.seek(max(0, os.fstat(raw.fileno()).st_size - SAMPLE_BYTES))
             tail = raw.read(SAMPLE_BYTES)
-    first = next((t for text in _decode(head).splitlines() if (t := reader.time_of(text))), None)
-    last = next((t for text in reversed(_decode(tail).splitlines()) if (t := reader.time_of(text))), None)
-    return first, last
+    # The extremes of the head and the tail, not their first and last lines: a log written by several
+    # threads or appended late is only roughly in order.
+    firsts = [t for text in _decode(head).splitlines() if (t := reader.time_of(text))]
+    lasts = [t for text in _decode(tail).splitlines() if (t := reader.time_of(text))]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)

@@ -43,7 +43,7 @@ class FileSource:
         return f"{' '.join(self._paths)} from {window.start.isoformat()} to {window.end.isoformat()}"
 
     async def fetch(self, query: LogQuery) -> SourceResult:
-        files, unmatched = await asyncio.to_thread(_expand, self._paths)
+        files, unmatched = await asyncio.to_thread(expand, self._paths)
         result = SourceResult(
             source=self.name,
             status="ok" if files else "error",
@@ -143,7 +143,7 @@ def _order(line: LogLine) -> datetime:
     return line.ts or _EVERYTHING_START
 
 
-def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     """The files the globs name, in order and without repeats, and the globs that named none."""
     found: dict[str, None] = {}
     unmatched = []
@@ -159,7 +159,7 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 def span(paths: list[str]) -> TimeWindow | None:
     """From the oldest to just past the newest dated line of the files (windows typed as "last 30m"
     are read relative to the logs, not the wall clock); None when no line has a readable time."""
-    files, _ = _expand(paths)
+    files, _ = expand(paths)
     found: list[datetime] = []
     for path in files:
         try:
