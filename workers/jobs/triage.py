@@ -278,6 +278,7 @@ def _sources(evidence: Evidence) -> list[str]:
     g = evidence.gathered
     return [
         f"{i.source}: {i.status}, {i.line_count()} incident / {b.line_count()} baseline lines"
+        + (f" ({i.dating})" if i.dating else "")
         for i, b in zip(g.incident, g.baseline, strict=True)
     ]
 

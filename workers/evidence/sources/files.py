@@ -94,8 +94,8 @@ class _Scan:
         read_any = any(r.reader is not None for r in self.reads)
         if not read_any:
             result.status = "error"
-        elif any(r.problem or r.skipped_lines for r in self.reads):
-            result.status = "partial"
+        elif any(r.problem or r.skipped_lines for r in self.reads) or self._undated():
+            result.status = "partial"  # the answer shows it as a gap
         else:
             result.status = "ok" if result.streamed else "empty"
         result.note = "; ".join(self.notes())
@@ -108,6 +108,12 @@ class _Scan:
                 described.append(f"{os.path.basename(read.path)} {summary}")
         return described
 
+    def _undated(self) -> list[str]:
+        """Files in which no line had a readable time, when a real window was asked for."""
+        if self.query.window.start <= _EVERYTHING_START:
+            return []
+        return [r.path for r in self.reads if r.reader is not None and r.reader.dater.undated_only()]
+
     def notes(self) -> list[str]:
         notes = []
         skipped = sum(r.skipped_lines for r in self.reads)
@@ -115,8 +121,8 @@ class _Scan:
             notes.append(
                 f"over {self.query.max_lines} lines: the oldest {skipped} of the window were left out"
             )
-        undated = [r.path for r in self.reads if r.reader is not None and r.reader.dater.undated_only()]
-        if undated and self.query.window.start > _EVERYTHING_START:
+        undated = self._undated()
+        if undated:
             notes.append(
                 f"no readable time in {_listing(undated)}: "
                 "the window could not be applied, all of it was read"
