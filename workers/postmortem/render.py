@@ -34,12 +34,20 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _entry(e: TimelineEntry) -> str:
+def _entry(e: TimelineEntry, *, kind: bool = True) -> str:
     when = f"{e.at:%H:%M:%S}"
     when = f"[{when}]({e.link})" if e.link else when
     who = f" **{_cell(e.who)}**:" if e.who else ""
     mark = " 📌" if e.key else ""
-    return f"- {when}{mark}{who} {_cell(e.what)[:500]}"
+    label = f" _{e.kind}_ ·" if kind and e.kind else ""
+    return f"- {when}{mark}{label}{who} {_clip(_cell(e.what), 500)}"
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -71,18 +79,18 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
     if pm.mode == "evidence-only":
         out += ["> Drafted without an LLM: sections marked ✍️ are prompts for the humans to fill in.", ""]
     out += ["## Summary", "", p.summary, "", "## Impact", "", p.impact, ""]
-    key = [e for e in pm.timeline if e.key or e.source != "message"]
     out += [
         "## Timeline",
         "",
-        "Key events (📌 marked in the channel; bot, alert, verdict and action events):",
+        "Key events (📌 marked in the channel; alerts, log milestones, the first report, status updates, "
+        "decisions, mitigations, hypotheses, actions), times in UTC:",
         "",
     ]
-    out += [_entry(e) for e in key] or ["- (none)"]
+    out += [_entry(e) for e in pm.timeline if e.shown] or ["- (none)"]
     out += ["", "## Detection", "", p.detection, "", "## Root causes and trigger", ""]
     out += [*_bullets(p.root_causes), "", f"Trigger: {p.trigger or 'not recorded'}", ""]
     out += ["## Resolution", "", p.resolution, ""]
-    out += ["## Decision tree", "", "Every hypothesis raised, including those pursued and rejected.", ""]
+    out += ["## Decision tree", "", "Every hypothesis raised, including those pursued and rejected:", ""]
     for n in pm.decision_tree:
         decided = f", {n.decided_at:%H:%M}" if n.decided_at else ""
         out.append(
@@ -113,10 +121,15 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
         *_bullets(p.went_badly),
     ]
     out += ["", "## Where we got lucky", "", *_bullets(p.lucky), "", "## Action items", ""]
-    out += ["| Item | Owner | Type |", "|---|---|---|"]
-    out += [f"| {_cell(i.text)} | {_cell(i.owner) or 'unassigned'} | {i.type} |" for i in p.action_items]
+    out += ["| Item | Owner | Due | Type | Source |", "|---|---|---|---|---|"]
+    out += [
+        f"| {_cell(i.text)} | {_cell(i.owner) or 'unassigned'} | {_cell(i.due) or '-'} | {i.type} | "
+        + ("channel" if i.source == "channel" else "suggested by the model")
+        + " |"
+        for i in p.action_items
+    ]
     if not p.action_items:
-        out.append("| ✍️ _To write_ | | |")
+        out.append("| ✍️ _To write_ | | | | |")
     out += ["", "## Open questions", "", *_bullets(p.open_questions), "", "## Triplets", ""]
     out += [
         f"- symptom: {_cell(t.symptom)} → root cause: {_cell(t.root_cause)} → fix: {_cell(t.fix)}"
@@ -133,5 +146,5 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
     if appendix:
         messages = [e for e in pm.timeline if e.source in ("message", "alert")]
         out += ["", f"## Appendix: channel log ({len(messages)} messages)", ""]
-        out += [_entry(e) for e in messages]
+        out += [_entry(e, kind=False) for e in messages]
     return "\n".join(out) + "\n"

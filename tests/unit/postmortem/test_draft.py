@@ -51,14 +51,18 @@ def test_evidence_only_draft_comes_from_the_data_with_prompts_for_the_prose() ->
         and p.lucky[0].startswith(TO_WRITE)
     )
     assert p.impact.startswith(
-        "Incident open 90 min (2026-03-01 09:00 → 10:30 UTC). Alert firing from 09:00 to 10:20"
+        "Incident open 90 min (2026-03-01 09:00 → 10:30 UTC). "
+        "Alerting from 09:00 to 10:20 (80 min): OrdersErrorRate orders-api."
     )
     assert "7 messages from 3 people; service: orders-api." in p.impact
-    assert p.detection == "An alert fired at 09:00 UTC. First bot hypothesis at 09:10 UTC."
+    assert p.detection == (
+        "Alert OrdersErrorRate orders-api (alertmanager) fired at 09:00 UTC. First reported in the channel "
+        "by Alice Moreau at 09:01 UTC. First bot hypothesis at 09:10 UTC."
+    )
     assert p.resolution == SUMMARY + " Executed by the bot: restart orders-api (succeeded)."
-    assert [(i.text, i.owner, i.type) for i in p.action_items] == [
-        ("Chen Wei alert on connection pool waits", "Chen Wei", "detect"),
-        ("write a runbook for draining the pool", "", "mitigate"),
+    assert [(i.text, i.owner, i.type, i.source) for i in p.action_items] == [
+        ("Alert on connection pool waits", "Chen Wei", "detect", "channel"),
+        ("Write a runbook for draining the pool", "", "mitigate", "channel"),
     ]
     assert p.went_badly[0].startswith(
         "3 hypothesis(es) were pursued and then rejected or dropped: P1 (7 min); H2 (15 min); H3 (14 min)."
@@ -78,6 +82,14 @@ def test_the_timeline_is_ordered_and_holds_messages_hypotheses_verdicts_actions_
     sources = {e.source for e in pm.timeline}
     assert sources == {"message", "alert", "bot", "verdict", "action", "resolution"}
     assert [e.what for e in pm.timeline if e.key] == ["orders API throwing 503s"]
+    kinds = [(f"{e.at:%H:%M}", e.kind) for e in pm.timeline if e.kind]
+    assert kinds[:3] == [
+        ("09:00", "alert firing: OrdersErrorRate orders-api (alertmanager)"),
+        ("09:01", "first report"),
+        ("09:05", "hypothesis raised"),  # Bruno's own, at the time he wrote it
+    ]
+    assert ("09:12", "hypothesis rejected") in kinds  # settled by Chen's reply
+    assert ("10:20", "alert resolved: OrdersErrorRate orders-api (alertmanager), after 80 min") in kinds
     assert pm.timeline[-1].what == f"Incident resolved: {SUMMARY}" and pm.timeline[-1].who == "Alice Moreau"
 
 
@@ -87,7 +99,7 @@ def test_markdown_has_every_section_in_order_and_marks_the_evidence_only_draft()
     assert [h for h in re.findall(r"^## (.+)$", doc, re.M) if not h.startswith("Appendix")] == list(SECTIONS)
     assert "Drafted without an LLM: sections marked ✍️ are prompts for the humans" in doc
     assert "- **H3** ❌ rejected, 09:24" in doc and "- **H2** ➖ dropped, 09:25" in doc
-    assert "| Chen Wei alert on connection pool waits | Chen Wei | detect |" in doc
+    assert "| Alert on connection pool waits | Chen Wei | - | detect | channel |" in doc
     assert "Appendix: channel log (7 messages)" in doc and "Appendix" not in markdown(pm, appendix=False)
 
 
