@@ -51,6 +51,10 @@ def item_type(text: str) -> ItemType:
     return "mitigate" if _MITIGATE.search(text) else "prevent"
 
 
+def is_item(text: str) -> bool:
+    return _PREFIX.match(text.strip()) is not None
+
+
 def _person(token: str, names: Mapping[str, str]) -> str:
     """A mention or a plain @name as the participant's display name, when one matches."""
     if m := _MENTION.fullmatch(token.strip()):

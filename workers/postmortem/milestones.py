@@ -25,7 +25,8 @@ QUIET = timedelta(minutes=5)
 RUNS_MAX = 50
 _CHANGE = re.compile(
     r"(?i)\b(?:deploy\w*|rollout|rolled out|release[ds]?|config(?:uration)?\s+(?:change|reload)\w*"
-    r"|migrat\w+|upgrad\w+|feature flag|flag \w+ (?:enabled|disabled)|version\s+v?\d|starting .* v\d)"
+    r"|migrat\w+|upgrad\w+|feature flag|flag \w+ (?:enabled|disabled)|version\s+v?\d|starting .* v\d"
+    r"|rollback|roll(?:ed|ing)? back)"
 )
 _FAILING = ("error", "fatal")
 

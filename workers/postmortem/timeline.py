@@ -7,7 +7,7 @@ Timeline section:
 - the first report by a person;
 - status updates (a message starting `status:`, `update:`, `sitrep:`), decisions (`decision:`,
   "we decided", "let's roll back", "going with"), and mitigations ("rolling back", "restarted",
-  "failed over", "scaled up", "disabled the flag"), questions excepted;
+  "failed over", "scaled up", "disabled the flag"), questions and action items excepted;
 - every pinned or pin-reacted message;
 - hypotheses when raised and when settled, the bot's and the people's;
 - the executed, approved and denied actions, and the resolution.
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workers.postmortem.gather import Gathered, SlackMessage, permalink
+from workers.postmortem.items import is_item
 from workers.postmortem.markup import to_markdown
 from workers.postmortem.model import ActionEntry, DecisionNode, TimelineEntry
 
@@ -70,6 +71,8 @@ def alert_spans(messages: list[SlackMessage]) -> list[AlertSpan]:
 def classify(text: str) -> str:
     """The key-event kind a person's message is by the rules above, or ""."""
     first = text.strip().split("\n", 1)[0]
+    if is_item(first):
+        return ""  # an action item is for later, in its own table
     if _STATUS.match(first):
         return "status update"
     if first.rstrip().endswith("?") or _NEGATED.search(first):
