@@ -127,9 +127,11 @@ def parse(text: str, poster: str = "") -> Alert | None:
     tool = _tool(poster, text)
     plain = _LINK.sub(r"\1", _EMOJI.sub("", text))
     if (m := _BRACKET.search(plain)) and (state := _state(m.group("state"))):
-        # Grouped by the alert name (the first word); the rest (labels, values) changes between posts.
+        # Alertmanager: grouped by the alert name (the first word), the rest (label values) varies
+        # between posts. Grafana: the rule name, which may hold spaces.
+        tool = tool if tool != "alert" else "alertmanager"
         name = m.group("name")
-        return _alert(tool if tool != "alert" else "alertmanager", state, name, name.split()[0])
+        return _alert(tool, state, name, "" if tool == "grafana" else name.split()[0])
     if tool == "grafana" and (m := _GRAFANA_LEGACY.search(plain)) and (state := _state(m.group("state"))):
         return _alert(tool, state, m.group("name"))
     for pattern, vendor in ((_OPSGENIE, "opsgenie"), (_PAGERDUTY, "pagerduty")):

@@ -35,6 +35,7 @@ from workers.triage.board import SAME_WORDS, words
 
 log = structlog.get_logger(__name__)
 TITLE_MAX = 120
+TITLE_SYMPTOM_MIN = 30  # characters of the symptom a long cause leaves in the title
 PROMPT_MESSAGES = 150  # newest human messages given to the LLM beside the key events
 AUDIT_SHOWN = ("proposed", "approved", "denied", "executed", "failed", "expired", "cancelled", "suggested")
 Egress = Callable[[EgressRecord], None]
@@ -131,9 +132,8 @@ def _title(got: Gathered, tree: list[DecisionNode]) -> str:
     if not confirmed:
         return shorten(what, TITLE_MAX)
     cause = " ".join(plain(confirmed.statement).split())
-    room = TITLE_MAX - 2 - min(len(cause), TITLE_MAX * 2 // 3)
-    what = shorten(what, max(room, TITLE_MAX // 3))
-    return shorten(f"{what}: {cause}", TITLE_MAX)
+    what = shorten(what, max(TITLE_SYMPTOM_MIN, TITLE_MAX - 2 - len(cause)))
+    return f"{what}: {shorten(cause, TITLE_MAX - 2 - len(what))}"
 
 
 def _actions(got: Gathered) -> list[ActionEntry]:

@@ -11,10 +11,10 @@ import pytest
 
 from tests.support.fake_llm import FakeLLM, Reply
 from tests.unit.llm.test_client import budget, client
-from tests.unit.postmortem.builders import at, gathered
+from tests.unit.postmortem.builders import at, gathered, hypothesis
 from workers.evidence.tokens import TokenCounter
 from workers.llm.prompts import PromptLoader
-from workers.postmortem.draft import draft
+from workers.postmortem.draft import TITLE_MAX, draft, shorten
 from workers.postmortem.model import TO_WRITE, PostmortemDraft
 from workers.postmortem.record import to_record
 from workers.postmortem.render import SECTIONS, markdown
@@ -155,3 +155,31 @@ def test_an_llm_that_answers_nonsense_leaves_an_evidence_only_draft(
     pm, _ = _draft(client(fake, tokens))
     assert pm.mode == "evidence-only" and pm.mode_reason.startswith("the LLM gave no usable answer")
     assert pm.prose.trigger.startswith(TO_WRITE)
+
+
+def test_a_long_title_keeps_the_cause_and_is_never_cut_mid_word() -> None:
+    symptom = "checkout requests fail with 504 gateway timeouts for customers in every region " * 2
+    statement = "orders-api database pool exhausted by slow report queries holding connections open"
+    got = gathered(symptom=symptom)
+    got.hypotheses = [hypothesis("H1", statement)]
+    pm = draft(
+        got, resolved_by="U1", summary=SUMMARY, llm=None, prompts=PromptLoader(), budget=budget(),
+        redactor=ConsistentRedactor(), egress=lambda _r: None, now=at(95),
+    )  # fmt: skip
+    assert len(pm.title) <= TITLE_MAX and pm.title.endswith(f": {statement}")
+    head = pm.title.split(": ", 1)[0].rstrip("…")
+    assert symptom.startswith(head) and symptom[len(head)] == " "  # cut between words
+    assert shorten("a b c", 10) == "a b c" and shorten("alpha beta gamma", 12) == "alpha beta…"
+
+
+def test_a_past_incident_s_cause_is_quoted_as_theirs() -> None:
+    got = gathered()
+    got.hypotheses = [hypothesis("H1", "Same cause as INC-2024-17: v38 of orders-api leaked connections")]
+    pm = draft(
+        got, resolved_by="U1", summary="", llm=None, prompts=PromptLoader(), budget=budget(),
+        redactor=ConsistentRedactor(), egress=lambda _r: None, now=at(95),
+    )  # fmt: skip
+    [node] = [n for n in pm.decision_tree if n.id == "H1"]
+    assert node.statement == (
+        "Same cause as past incident INC-2024-17, whose record says: “v38 of orders-api leaked connections”"
+    )
