@@ -53,19 +53,29 @@ class AlertSpan:
 
 def alert_spans(messages: list[SlackMessage]) -> list[AlertSpan]:
     """Each alert's firing spans (a re-fire after its resolution is a new span), by start."""
+    return _alerts(messages)[0]
+
+
+def _alerts(messages: list[SlackMessage]) -> tuple[list[AlertSpan], dict[str, str]]:
+    """The firing spans, and ts → kind for the messages that start, acknowledge or end an alert
+    (a reminder while it fires is neither)."""
     spans: list[AlertSpan] = []
-    open_: dict[str, AlertSpan] = {}
+    kinds: dict[str, str] = {}
+    firing: dict[str, AlertSpan] = {}
     for m in messages:
-        if m.alert is None:
+        if (a := m.alert) is None:
             continue
-        a = m.alert
-        if a.state == "firing" and a.key not in open_:
-            open_[a.key] = AlertSpan(a.name, a.tool, m.at, None)
-        elif a.state == "resolved" and a.key in open_:
-            span = open_.pop(a.key)
+        if a.state == "firing" and a.key not in firing:
+            firing[a.key] = AlertSpan(a.name, a.tool, m.at, None)
+            kinds[m.ts] = f"alert firing: {a.label}"
+        elif a.state == "acknowledged" and a.key in firing:
+            kinds[m.ts] = f"alert acknowledged: {a.label}"
+        elif a.state == "resolved" and a.key in firing:
+            span = firing.pop(a.key)
             spans.append(AlertSpan(span.name, span.tool, span.start, m.at))
-    spans += open_.values()
-    return sorted(spans, key=lambda s: s.start)
+            minutes = round((m.at - span.start).total_seconds() / 60)
+            kinds[m.ts] = f"alert resolved: {a.label}, after {minutes} min"
+    return sorted([*spans, *firing.values()], key=lambda s: s.start), kinds
 
 
 def classify(text: str) -> str:
@@ -82,27 +92,8 @@ def classify(text: str) -> str:
     return "mitigation" if _MITIGATION.search(first) else ""
 
 
-def _alert_kinds(messages: list[SlackMessage]) -> dict[str, str]:
-    """ts → kind for the messages that start, acknowledge or end an alert."""
-    kinds: dict[str, str] = {}
-    firing: dict[str, datetime] = {}
-    for m in messages:
-        if m.alert is None:
-            continue
-        a = m.alert
-        if a.state == "firing" and a.key not in firing:
-            firing[a.key] = m.at
-            kinds[m.ts] = f"alert firing: {a.label}"
-        elif a.state == "acknowledged" and a.key in firing:
-            kinds[m.ts] = f"alert acknowledged: {a.label}"
-        elif a.state == "resolved" and a.key in firing:
-            minutes = round((m.at - firing.pop(a.key)).total_seconds() / 60)
-            kinds[m.ts] = f"alert resolved: {a.label}, after {minutes} min"
-    return kinds
-
-
 def _message_entries(got: Gathered) -> list[TimelineEntry]:
-    kinds = _alert_kinds(got.messages)
+    _spans, kinds = _alerts(got.messages)
     first_human = next((m.ts for m in got.messages if not m.bot), None)
     entries = []
     for m in got.messages:
