@@ -378,6 +378,10 @@ def test_a_replayed_channel_gives_a_timeline_and_action_items_a_team_would_sign(
     assert "evidence-only (the LLM gave no usable answer" in evidence_doc
     _check_timeline(evidence_doc, script.expected)
     _check_items(evidence_doc, "evidence-only")
+    assert f"The first error was logged at {script.at(180):%H:%M} UTC, 1 min before anyone was told." in (
+        _section(evidence_doc, "Detection")
+    )
+    assert f"a change at {script.at(150):%H:%M:%S} UTC, 0 min before the first error" in evidence_doc
     # One start time everywhere: the summary message's duration is the draft's.
     opened = re.search(r"Incident open (\d+) min", evidence_doc)
     assert opened and wait_until(

@@ -206,6 +206,13 @@ def _evidence_prose(
         found.append(f"Alert {spans[0].name} ({spans[0].tool}) fired at {spans[0].start:%H:%M} UTC.")
     if first_human:
         found.append(f"First reported in the channel by {first_human.author} at {first_human.at:%H:%M} UTC.")
+    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
+    if first_error and (spans or first_human):
+        noticed = min([*(s.start for s in spans[:1]), *(m.at for m in [first_human] if m)])
+        found.append(
+            f"The first error was logged at {first_error.at:%H:%M} UTC, "
+            f"{_minutes(first_error.at, noticed)} min before anyone was told."
+        )
     detection = " ".join(found) or TO_WRITE + "how the incident was detected."
     triaged = [n.raised_at for n in tree if n.raised_by == "bot"]
     if triaged:
@@ -232,7 +239,7 @@ def _evidence_prose(
         detection=detection,
         root_causes=[n.statement for n in confirmed]
         or [TO_WRITE + "no hypothesis was confirmed; the root cause."],
-        trigger=TO_WRITE + "what set it off (a deploy, a config change, traffic, a dependency).",
+        trigger=_trigger(got),
         resolution=resolution,
         went_well=[TO_WRITE + "what helped (detection, tools, people, runbooks)."],
         went_badly=[*went_badly, TO_WRITE + "what slowed the response."],
@@ -240,6 +247,19 @@ def _evidence_prose(
         action_items=items.from_messages(got.messages, got.names),
         open_questions=[f"{n.id} ({n.statement}) was never confirmed or ruled out." for n in opened]
         + [f"Not read: {g}" for g in got.gaps],
+    )
+
+
+def _trigger(got: Gathered) -> str:
+    """The last change the logs show before the first error, offered as a candidate to confirm."""
+    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
+    before = [m for m in got.milestones if m.kind == "change" and first_error and m.at <= first_error.at]
+    if not (first_error and before):
+        return TO_WRITE + "what set it off (a deploy, a config change, traffic, a dependency)."
+    change = before[-1]
+    return (
+        f"{TO_WRITE}confirm or replace the candidate from the logs: a change at {change.at:%H:%M:%S} UTC, "
+        f"{_minutes(change.at, first_error.at)} min before the first error: “{change.what}”."
     )
 
 

@@ -15,6 +15,7 @@ from tests.unit.postmortem.builders import at, gathered, hypothesis
 from workers.evidence.tokens import TokenCounter
 from workers.llm.prompts import PromptLoader
 from workers.postmortem.draft import TITLE_MAX, draft, shorten
+from workers.postmortem.milestones import Milestone
 from workers.postmortem.model import TO_WRITE, PostmortemDraft
 from workers.postmortem.record import to_record
 from workers.postmortem.render import SECTIONS, markdown
@@ -183,3 +184,25 @@ def test_a_past_incident_s_cause_is_quoted_as_theirs() -> None:
     assert node.statement == (
         "Same cause as past incident INC-2024-17, whose record says: “v38 of orders-api leaked connections”"
     )
+
+
+def test_log_milestones_give_the_detection_delay_and_a_trigger_candidate_for_humans() -> None:
+    got = gathered()
+    got.milestones = [
+        Milestone(kind="change", at=at(-20), what="config reloaded retry_max=3"),
+        Milestone(kind="change", at=at(-12), what="deploy started version=v42"),
+        Milestone(kind="first error", at=at(-10), what="ERROR pool exhausted"),
+        Milestone(kind="change", at=at(50), what="rollback started version=v41"),
+    ]
+    pm = draft(
+        got, resolved_by="U1", summary=SUMMARY, llm=None, prompts=PromptLoader(), budget=budget(),
+        redactor=ConsistentRedactor(), egress=lambda _r: None, now=at(95),
+    )  # fmt: skip
+    assert "The first error was logged at 08:50 UTC, 10 min before anyone was told." in pm.prose.detection
+    assert pm.prose.trigger == (
+        f"{TO_WRITE}confirm or replace the candidate from the logs: a change at 08:48:00 UTC, 2 min before "
+        "the first error: “deploy started version=v42”."
+    )
+    assert to_record(pm).trigger == ""  # a candidate is not a finding
+    kinds = [(e.kind, e.source) for e in pm.timeline if e.source == "log"]
+    assert kinds == [("change", "log"), ("change", "log"), ("first error", "log"), ("change", "log")]
