@@ -21,7 +21,9 @@ class TimelineEntry(BaseModel):
     what: str
     who: str = ""
     link: str = Field(default="", description="permalink of the Slack message it came from")
-    source: Literal["message", "alert", "bot", "verdict", "action", "resolution", "log"] = "message"
+    source: Literal["message", "alert", "bot", "hypothesis", "verdict", "action", "resolution", "log"] = (
+        "message"
+    )
     key: bool = Field(default=False, description="marked with the pin reaction, or pinned")
     kind: str = Field(
         default="",

@@ -142,7 +142,7 @@ def build(
                 what=f"Hypothesis {n.id} raised: {n.statement}",
                 who=by,
                 link=n.link,
-                source="bot" if n.raised_by == "bot" else "verdict",
+                source="bot" if n.raised_by == "bot" else "hypothesis",
                 kind="hypothesis raised",
             )
         )

@@ -81,7 +81,7 @@ def test_the_timeline_is_ordered_and_holds_messages_hypotheses_verdicts_actions_
     moments = [e.at for e in pm.timeline]
     assert moments == sorted(moments)
     sources = {e.source for e in pm.timeline}
-    assert sources == {"message", "alert", "bot", "verdict", "action", "resolution"}
+    assert sources == {"message", "alert", "bot", "hypothesis", "verdict", "action", "resolution"}
     assert [e.what for e in pm.timeline if e.key] == ["orders API throwing 503s"]
     kinds = [(f"{e.at:%H:%M}", e.kind) for e in pm.timeline if e.kind]
     assert kinds[:3] == [
