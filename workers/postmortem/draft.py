@@ -61,7 +61,7 @@ def draft(
     actions = _actions(got)
     entries = timeline.build(got, tree, actions, resolved_at, resolved_by, summary)
     people = sorted({m.author for m in got.messages if not m.bot and m.author})
-    started = start_of(got)
+    started, basis = start_of(got)
     pm = PostmortemDraft(
         incident_id=incident.id,
         title=_title(got, tree),
@@ -70,6 +70,8 @@ def draft(
         mode="evidence-only",
         generated_at=now,
         started_at=started,
+        start_basis=basis,
+        opened_at=incident.started_at,
         resolved_at=resolved_at,
         resolved_by=resolved_by,
         services=[got.service] if got.service else [],
@@ -105,11 +107,15 @@ def draft(
     return pm
 
 
-def start_of(got: Gathered) -> datetime:
-    """When the incident started: the earliest of its opening, its first alert and the first
-    message in the channel. The draft, its summary message and its record all use this one time."""
+def start_of(got: Gathered) -> tuple[datetime, str]:
+    """When the incident started, and what says so: the earliest of its first alert, the first
+    message in the channel and its opening. The draft, its summary message and its record all use
+    this one time."""
     firing = [s.start for s in timeline.alert_spans(got.messages)]
-    return min([got.incident.started_at, *firing, *(m.at for m in got.messages[:1])])
+    candidates = [(t, "the first alert") for t in firing[:1]]
+    candidates += [(m.at, "the first message in the channel") for m in got.messages[:1]]
+    candidates.append((got.incident.started_at, "the incident's opening"))
+    return min(candidates, key=lambda c: c[0])
 
 
 def shorten(text: str, limit: int) -> str:

@@ -109,6 +109,8 @@ class PostmortemDraft(BaseModel):
     version: int = 1
     generated_at: datetime
     started_at: datetime
+    start_basis: str = Field(default="", description="what set the start: the first alert, …")
+    opened_at: datetime | None = Field(default=None, description="when the incident was opened in Slack")
     resolved_at: datetime
     resolved_by: str = ""
     services: list[str] = Field(default_factory=list)

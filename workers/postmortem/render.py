@@ -50,6 +50,16 @@ def _clip(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+def _start_note(pm: PostmortemDraft) -> str:
+    """What the start time is, and the opening in Slack when that is later (the triage answer's
+    "open since")."""
+    if not pm.start_basis:
+        return ""
+    opened = pm.opened_at
+    later = opened is not None and f"{opened:%H:%M}" != f"{pm.started_at:%H:%M}"
+    return f" (started at {pm.start_basis}" + (f"; opened in Slack at {opened:%H:%M}" if later else "") + ")"
+
+
 def _bullets(items: list[str]) -> list[str]:
     return [f"- {i}" for i in items] or ["- (none)"]
 
@@ -68,7 +78,9 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
         "|---|---|",
         f"| Incident | `{pm.incident_id}` in #{pm.channel_name} |",
         f"| Status | {status} (version {pm.version}) |",
-        f"| Started / resolved | {pm.started_at:%Y-%m-%d %H:%M} / {pm.resolved_at:%Y-%m-%d %H:%M} UTC |",
+        f"| Started / resolved | {pm.started_at:%Y-%m-%d %H:%M} / {pm.resolved_at:%Y-%m-%d %H:%M} UTC"
+        + _start_note(pm)
+        + " |",
         f"| Services | {', '.join(pm.services) or 'not recorded'} |",
         f"| Participants | {_cell(', '.join(pm.participants)) or 'none'} |",
         f"| Drafted | {pm.generated_at:%Y-%m-%d %H:%M} UTC, "

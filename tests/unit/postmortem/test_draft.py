@@ -99,6 +99,9 @@ def test_markdown_has_every_section_in_order_and_marks_the_evidence_only_draft()
     doc = markdown(pm)
     assert [h for h in re.findall(r"^## (.+)$", doc, re.M) if not h.startswith("Appendix")] == list(SECTIONS)
     assert "Drafted without an LLM: sections marked ✍️ are prompts for the humans" in doc
+    assert (
+        "| Started / resolved | 2026-03-01 09:00 / 2026-03-01 10:30 UTC (started at the first alert) |" in doc
+    )
     assert "- **H3** ❌ rejected, 09:24" in doc and "- **H2** ➖ dropped, 09:25" in doc
     assert "| Alert on connection pool waits | Chen Wei | - | detect | channel |" in doc
     assert "Appendix: channel log (7 messages)" in doc and "Appendix" not in markdown(pm, appendix=False)
