@@ -22,7 +22,7 @@ from workers.llm.prompts import PromptLoader
 from workers.postmortem import blameless, items, timeline
 from workers.postmortem.decisions import decision_tree
 from workers.postmortem.gather import Gathered
-from workers.postmortem.markup import plain
+from workers.postmortem.markup import plain, shorten
 from workers.postmortem.model import (
     TO_WRITE,
     ActionEntry,
@@ -116,17 +116,6 @@ def start_of(got: Gathered) -> tuple[datetime, str]:
     candidates += [(m.at, "the first message in the channel") for m in got.messages[:1]]
     candidates.append((got.incident.started_at, "the incident's opening"))
     return min(candidates, key=lambda c: c[0])
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut and not text[limit - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:-–") + "…"
 
 
 def _title(got: Gathered, tree: list[DecisionNode]) -> str:

@@ -50,3 +50,15 @@ def plain(text: str, names: Mapping[str, str] | None = None) -> str:
     md = to_markdown(text, names)
     md = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", md)
     return re.sub(r"\*\*|~~", "", md)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut at a word boundary to at most `limit` characters, with an ellipsis
+    when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-–") + "…"

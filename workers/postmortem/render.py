@@ -3,6 +3,7 @@ decision tree, the actions, the triplets and the blameless review."""
 
 from __future__ import annotations
 
+from workers.postmortem.markup import shorten
 from workers.postmortem.model import PostmortemDraft, TimelineEntry
 
 SECTIONS = (
@@ -40,14 +41,7 @@ def _entry(e: TimelineEntry, *, kind: bool = True) -> str:
     who = f" **{_cell(e.who)}**:" if e.who else ""
     mark = " 📌" if e.key else ""
     label = f" _{e.kind}_ ·" if kind and e.kind else ""
-    return f"- {when}{mark}{label}{who} {_clip(_cell(e.what), 500)}"
-
-
-def _clip(text: str, limit: int) -> str:
-    """At most `limit` characters, cut at a word boundary."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return f"- {when}{mark}{label}{who} {shorten(_cell(e.what), 500)}"
 
 
 def _start_note(pm: PostmortemDraft) -> str:

@@ -14,7 +14,8 @@ from tests.unit.llm.test_client import budget, client
 from tests.unit.postmortem.builders import at, gathered, hypothesis
 from workers.evidence.tokens import TokenCounter
 from workers.llm.prompts import PromptLoader
-from workers.postmortem.draft import TITLE_MAX, draft, shorten
+from workers.postmortem.draft import TITLE_MAX, draft
+from workers.postmortem.markup import shorten
 from workers.postmortem.milestones import Milestone
 from workers.postmortem.model import TO_WRITE, PostmortemDraft
 from workers.postmortem.record import to_record
