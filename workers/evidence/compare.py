@@ -87,6 +87,9 @@ def error_bursts(
 ) -> list[tuple[datetime, int]]:
     """Buckets of `window` whose error and fatal lines exceed `factor` × the median bucket and `floor`."""
     width = timedelta(minutes=bucket_minutes)
+    seen = [m for stats in miner.templates() for m in stats.per_minute if _in(window, m)]
+    if seen:  # buckets from the first minute seen: a window left open (no times read) stays small
+        window = TimeWindow(max(window.start, min(seen)), min(window.end, max(seen) + width))
     buckets = max(1, math.ceil((window.end - window.start) / width))
     counts = [0] * buckets
     for stats in miner.templates():
