@@ -265,7 +265,9 @@ def write_varied(data: Path, work: Path, count: int) -> list[Path]:
 
 
 def worker(kind: str, paths: list[str], window: str) -> None:
-    """One measured run in this process; prints JSON with lines, wall and CPU seconds, peak RSS."""
+    """One measured run in this process; prints JSON with lines, wall and CPU seconds, peak RSS. The
+    tokenizer is loaded before the clock starts, as a worker has it loaded before its first job."""
+    counter = TokenCounter.for_configured_model("gpt-4o", None)
     started, cpu = time.perf_counter(), time.process_time()
     if kind == "ours":
         chosen = (
@@ -277,7 +279,7 @@ def worker(kind: str, paths: list[str], window: str) -> None:
             digest_logs(
                 result.iter_lines(),
                 budget_tokens=2000,
-                counter=TokenCounter.for_configured_model("gpt-4o", None),
+                counter=counter,
                 redactor=ConsistentRedactor(),
                 incident=chosen,
                 sources=[result],

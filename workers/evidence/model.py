@@ -25,7 +25,7 @@ class LogQuery:
 
     service: str
     window: TimeWindow
-    max_lines: int = 200_000
+    max_lines: int = 5_000_000
 
 
 @dataclass(slots=True)
@@ -47,7 +47,7 @@ class SourceResult:
     query: str  # the exact query it ran (LogQL, ES JSON, filter pattern, glob list, pod/container)
     window: TimeWindow
     lines: list[LogLine] = field(default_factory=list)
-    note: str = ""  # e.g. "timeout after 10 s", "capped at 200000 lines", "2 files unreadable"
+    note: str = ""  # e.g. "timeout after 10 s", "unreadable: a.log (permission denied)"
     elapsed_s: float = 0.0
     # Large sources (files) hand their lines over as a stream, read once by the digest; the stream
     # keeps `streamed`, `status`, `note` and `dating` up to date as it goes.

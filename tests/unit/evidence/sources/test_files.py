@@ -374,3 +374,83 @@ async def test_reading_leaves_the_event_loop_free(tmp_path: Path) -> None:
     moments = [started, *(t for t in stamps if t <= ended), ended]
     longest = max(b - a for a, b in itertools.pairwise(moments))
     assert len(moments) > 3 and longest < 0.8 * (ended - started)  # blocked: one pause, all of it
+
+
+@pytest.mark.asyncio
+async def test_a_big_file_is_searched_by_time_not_scanned(tmp_path: Path) -> None:
+    """The window at the end of a 9 MB file is found by bisection: the lines before it are never read,
+    and what is read is exactly the window."""
+    log = tmp_path / "big.log"
+    start = datetime(2026, 3, 14, 0, 0, tzinfo=UTC)
+    with log.open("w") as out:
+        for second in range(86_400):
+            out.write(
+                f"{start + timedelta(seconds=second):%Y-%m-%dT%H:%M:%S}Z worker {second} tick {'x' * 60}\n"
+            )
+    window = TimeWindow(datetime(2026, 3, 14, 23, 0, tzinfo=UTC), datetime(2026, 3, 14, 23, 30, tzinfo=UTC))
+
+    source = FileSource("files", [str(log)])
+    result = await source.fetch(LogQuery("checkout", window))
+    before = _bytes_read()
+    lines = list(result.iter_lines())
+    read = _bytes_read() - before
+
+    assert (
+        len(lines) == 1800
+        and lines[0].ts == window.start
+        and lines[-1].ts == window.end - timedelta(seconds=1)
+    )
+    assert read < log.stat().st_size / 4  # a scan would read all of it
+    assert (result.status, result.note) == ("ok", "")
+    assert result.dating == "big.log 100.0% dated (iso8601)"
+
+
+@pytest.mark.asyncio
+async def test_a_file_out_of_time_order_is_read_whole(tmp_path: Path) -> None:
+    log = tmp_path / "shuffled.log"
+    rows = [
+        f"2026-03-14T{(h * 7) % 24:02d}:{m:02d}:00Z line {h} {m} {'y' * 700}\n"
+        for h in range(24)
+        for m in range(60)
+    ]
+    log.write_text("".join(rows * 5))
+    window = TimeWindow(datetime(2026, 3, 14, 10, 0, tzinfo=UTC), datetime(2026, 3, 14, 11, 0, tzinfo=UTC))
+
+    result = await fetch(log, query=LogQuery("checkout", window))
+
+    assert len(result.lines) == 60 * 5
+    assert "out of time order, read whole" in result.note
+
+
+@pytest.mark.asyncio
+async def test_undated_lines_under_a_window_are_all_read_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "plain.log"
+    log.write_text("no time at all\nstill none\n")
+
+    result = await fetch(log)
+
+    assert texts(result) == ["no time at all", "still none"]
+    assert result.note == f"no readable time in {log}: the window could not be applied, all of it was read"
+
+
+@pytest.mark.asyncio
+async def test_cri_partial_lines_are_joined(tmp_path: Path) -> None:
+    log = tmp_path / "container.log"
+    log.write_text(
+        "2026-03-14T10:41:00.000000001Z stdout P first half \n"
+        "2026-03-14T10:41:00.000000002Z stdout F second half\n"
+        "2026-03-14T10:42:00Z stderr F whole\n"
+    )
+
+    result = await fetch(log)
+
+    assert [(line.text, line.ts) for line in result.lines] == [
+        ("first half second half", at(41)),
+        ("whole", at(42)),
+    ]
+
+
+def _bytes_read() -> int:
+    """What this process has read so far, from the kernel's count."""
+    with open("/proc/self/io") as counters:
+        return next(int(line.split()[1]) for line in counters if line.startswith("rchar:"))
