@@ -23,10 +23,12 @@ _PREFIX = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(?P<text>.+)")
-_LEAD_OWNER = re.compile(r"^\s*(?P<owner><@[UW][A-Z0-9]+(?:\|[^>]*)?>|@[\w.-]+)\s*[:,\-–]?\s*")
+_LEAD_OWNER = re.compile(
+    r"^\s*(?P<owner><@[UW][A-Z0-9]+(?:\|[^>]*)?>|@(?!(?:here|channel|everyone)\b)[\w.-]+)\s*[:,\-–]?\s*"
+)
 _OWNER = re.compile(
     r"[\s(\[,;]*\b(?:owners?|assignee|assigned to)\s*[:\-]?\s*"
-    r"(?P<owner><@[UW][A-Z0-9]+(?:\|[^>]*)?>|@?[\w.-]+(?: [A-Z][\w-]+)?)[)\]]?",
+    r"(?P<owner><@[UW][A-Z0-9]+(?:\|[^>]*)?>|@?[\w.-]+(?-i: [A-Z][\w-]+)?)[)\]]?",
     re.IGNORECASE,
 )
 _DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"

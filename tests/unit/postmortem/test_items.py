@@ -20,6 +20,8 @@ from workers.postmortem.model import ActionItem
          "next sprint"),
         ("pair with <@U1> on retry budgets", "Pair with @Alice Moreau on retry budgets", "Alice Moreau", ""),
         ("document the failover", "Document the failover", "", ""),
+        ("@here document the failover", "@here document the failover", "", ""),
+        ("write the runbook, owner: tom to lead it", "Write the runbook to lead it", "tom", ""),
     ],
 )  # fmt: skip
 def test_owner_and_due_date_come_out_of_the_item(text: str, item: str, owner: str, due: str) -> None:
