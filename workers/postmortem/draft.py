@@ -95,6 +95,7 @@ def draft(
             pm.prose = prose.model_copy(
                 update={
                     "impact": f"{_figures(got, started, resolved_at)} {prose.impact}",
+                    "detection": f"{_detection(got, tree)} {prose.detection}".strip(),
                     "open_questions": list(dict.fromkeys([*prose.open_questions, *data.open_questions])),
                     "action_items": items.merge(data.action_items, prose.action_items),
                 }
@@ -192,26 +193,9 @@ def _evidence_prose(
     confirmed = [n for n in tree if n.state == "confirmed"]
     discarded = [n for n in tree if n.state in ("rejected", "dropped")]
     executed = [a for a in actions if a.kind == "executed"]
-    spans = timeline.alert_spans(got.messages)
     impact = [_figures(got, started, resolved_at)]
     impact.append(TO_WRITE + "who and what was affected (users, requests, revenue, SLO budget spent).")
-    first_human = next((m for m in got.messages if not m.bot), None)
-    found = []
-    if spans:
-        found.append(f"Alert {spans[0].name} ({spans[0].tool}) fired at {spans[0].start:%H:%M} UTC.")
-    if first_human:
-        found.append(f"First reported in the channel by {first_human.author} at {first_human.at:%H:%M} UTC.")
-    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
-    if first_error and (spans or first_human):
-        noticed = min([*(s.start for s in spans[:1]), *(m.at for m in [first_human] if m)])
-        found.append(
-            f"The first error was logged at {first_error.at:%H:%M} UTC, "
-            f"{_minutes(first_error.at, noticed)} min before anyone was told."
-        )
-    detection = " ".join(found) or TO_WRITE + "how the incident was detected."
-    triaged = [n.raised_at for n in tree if n.raised_by == "bot"]
-    if triaged:
-        detection += f" First bot hypothesis at {min(triaged):%H:%M} UTC."
+    detection = _detection(got, tree) or TO_WRITE + "how the incident was detected."
     resolution = summary or TO_WRITE + "what was done to resolve it."
     if executed:
         resolution += " Executed by the bot: " + "; ".join(f"{a.action} ({a.detail})" for a in executed) + "."
@@ -243,6 +227,29 @@ def _evidence_prose(
         open_questions=[f"{n.id} ({n.statement}) was never confirmed or ruled out." for n in opened]
         + [f"Not read: {g}" for g in got.gaps],
     )
+
+
+def _detection(got: Gathered, tree: list[DecisionNode]) -> str:
+    """How the incident came to light, from the data: the first alert, the first report, how long
+    after the first logged error, and the bot's first hypothesis."""
+    spans = timeline.alert_spans(got.messages)
+    first_human = next((m for m in got.messages if not m.bot), None)
+    found: list[str] = []
+    if spans:
+        found.append(f"Alert {spans[0].name} ({spans[0].tool}) fired at {spans[0].start:%H:%M} UTC.")
+    if first_human:
+        found.append(f"First reported in the channel by {first_human.author} at {first_human.at:%H:%M} UTC.")
+    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
+    if first_error and (spans or first_human):
+        noticed = min([*(s.start for s in spans[:1]), *(m.at for m in [first_human] if m)])
+        found.append(
+            f"The first error was logged at {first_error.at:%H:%M} UTC, "
+            f"{_minutes(first_error.at, noticed)} min before anyone was told."
+        )
+    triaged = [n.raised_at for n in tree if n.raised_by == "bot"]
+    if found and triaged:
+        found.append(f"First bot hypothesis at {min(triaged):%H:%M} UTC.")
+    return " ".join(found)
 
 
 def _trigger(got: Gathered) -> str:
