@@ -148,7 +148,8 @@ def test_llm_prose_is_used_around_the_same_data_and_its_blame_is_flagged(
         "About 3% of orders failed."
     )
     assert pm.prose.open_questions == ["Why was the query slow?"]  # every hypothesis was settled
-    assert pm.prose.detection.startswith("Alert OrdersErrorRate orders-api (alertmanager) fired at 09:00 UTC.")
+    fired = "Alert OrdersErrorRate orders-api (alertmanager) fired at 09:00 UTC."
+    assert pm.prose.detection.startswith(fired)
     assert pm.prose.detection.endswith("An alert.")  # the data's facts, then the model's words
     assert [f.sentence for f in pm.blame] == ["Bruno forgot to add an index."]
     assert [t.root_cause for t in pm.triplets] == ["orders-api database pool exhausted by slow queries"]
