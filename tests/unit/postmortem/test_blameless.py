@@ -79,6 +79,9 @@ def test_blame_by_name_or_role_in_its_common_forms_is_flagged(sentence: str, cue
         "The config was applied without review because the pipeline allows direct pushes.",
         "Bruno deployed v42 at 16:02 as part of the weekly release.",
         "Alice confirmed customers can pay again.",
+        "Bruno is on it.",
+        "Alice, can you check again?",
+        "Bruno says the database is seriously overloaded.",
     ],
 )
 def test_neutral_mentions_of_people_and_roles_are_left_alone(sentence: str) -> None:
