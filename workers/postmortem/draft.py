@@ -198,7 +198,8 @@ def _evidence_prose(
     detection = _detection(got, tree) or TO_WRITE + "how the incident was detected."
     resolution = summary or TO_WRITE + "what was done to resolve it."
     if executed:
-        resolution += " Executed by the bot: " + "; ".join(f"{a.action} ({a.detail})" for a in executed) + "."
+        done = "; ".join(f"{a.action} ({a.detail})" for a in executed)
+        resolution = f"{resolution.rstrip(' .')}. Executed by the bot: {done}."
     went_badly = []
     if discarded:
         went_badly.append(

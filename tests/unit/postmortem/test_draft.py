@@ -61,7 +61,7 @@ def test_evidence_only_draft_comes_from_the_data_with_prompts_for_the_prose() ->
         "Alert OrdersErrorRate orders-api (alertmanager) fired at 09:00 UTC. First reported in the channel "
         "by Alice Moreau at 09:01 UTC. First bot hypothesis at 09:10 UTC."
     )
-    assert p.resolution == SUMMARY + " Executed by the bot: restart orders-api (succeeded)."
+    assert p.resolution == SUMMARY + ". Executed by the bot: restart orders-api (succeeded)."
     assert [(i.text, i.owner, i.type, i.source) for i in p.action_items] == [
         ("Alert on connection pool waits", "Chen Wei", "detect", "channel"),
         ("Write a runbook for draining the pool", "", "mitigate", "channel"),
