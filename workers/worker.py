@@ -101,7 +101,7 @@ class CopilotWorker(Worker):
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
     rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
-    preloaded_s = warmup.preload(rt.engine, rt.evidence)
+    preloaded_s = warmup.preload(rt.engine, rt.evidence.sources.sources if rt.evidence else [])
     conn = rt.redis.client
     try:
         worker = CopilotWorker(

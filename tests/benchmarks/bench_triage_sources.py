@@ -175,7 +175,7 @@ def horse_probe(mode: str) -> None:
     assert evidence is not None
     engine = build_engine(settings)
     if mode == "warm":
-        warmup.preload(engine, evidence)
+        warmup.preload(engine, evidence.sources.sources)
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the horse
