@@ -30,6 +30,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import redis
+from rq import Worker
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
@@ -145,6 +148,20 @@ def triage(stack: LocalStack, n: int, tag: str) -> float:
 
 
 SOURCE_NAMES = ("app-files", "loki", "elasticsearch", "cloudwatch", "kubernetes")
+
+
+def wait_for_worker(stack: LocalStack, timeout: float = 120) -> None:
+    """Until the worker has registered with RQ, which it does once its warm-up is done: a triage sent
+    earlier would wait for the start-up, which is not what a triage costs."""
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        deadline = time.monotonic() + timeout
+        while not Worker.all(connection=client):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no worker registered within {timeout:.0f} s:\n{stack.log('worker-0')}")
+            time.sleep(0.1)
+    finally:
+        client.close()
 
 
 def assemble_times(stack: LocalStack) -> list[float]:
@@ -285,6 +302,8 @@ def main() -> int:
                 probes[mode].append(probe(mode, {**five_env, **llm_env}))
         none = stack.enter_context(LocalStack(tmp / "none", env={**no_sources, **llm_env}))
         five = stack.enter_context(LocalStack(tmp / "five", env={**five_env, **llm_env}))
+        for local in (none, five):
+            wait_for_worker(local)
         totals: dict[str, list[float]] = {"none": [], "five": []}
         for n in range(args.runs):
             for tag, local in (("none", none), ("five", five)):
