@@ -164,15 +164,16 @@ def wait_for_worker(stack: LocalStack, timeout: float = 120) -> None:
         client.close()
 
 
-def assemble_times(stack: LocalStack) -> list[float]:
+def worker_figures(stack: LocalStack, event: str, key: str) -> list[float]:
+    """`key` of every `event` line in the worker's JSON log."""
     out = []
     for line in (stack.workdir / "worker-0.log").read_text(errors="replace").splitlines():
         try:
-            event = json.loads(line)
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if event.get("event") == "job finished" and "assemble_s" in event:
-            out.append(float(event["assemble_s"]))
+        if record.get("event") == event and key in record:
+            out.append(float(record[key]))
     return out
 
 
@@ -302,13 +303,15 @@ def main() -> int:
                 probes[mode].append(probe(mode, {**five_env, **llm_env}))
         none = stack.enter_context(LocalStack(tmp / "none", env={**no_sources, **llm_env}))
         five = stack.enter_context(LocalStack(tmp / "five", env={**five_env, **llm_env}))
-        for local in (none, five):
+        stacks = {"none": none, "five": five}
+        for local in stacks.values():
             wait_for_worker(local)
         totals: dict[str, list[float]] = {"none": [], "five": []}
         for n in range(args.runs):
-            for tag, local in (("none", none), ("five", five)):
+            for tag, local in stacks.items():
                 totals[tag].append(triage(local, n, tag))
-        assembled = {"none": assemble_times(none), "five": assemble_times(five)}
+        assembled = {tag: worker_figures(s, "job finished", "assemble_s") for tag, s in stacks.items()}
+        warmed = {t: worker_figures(s, "worker starting", "preloaded_s") for t, s in stacks.items()}
         served = {name: server.requests for name, server in http.items()}
     print(f"/triage → posted answer, {args.runs} runs each, alternating, instant LLM; one worker per stack")
     print(report("no sources", totals["none"]))
@@ -318,6 +321,9 @@ def main() -> int:
     diff = statistics.median(totals["five"]) - statistics.median(totals["none"])
     ratio = statistics.median(totals["five"]) / statistics.median(totals["none"])
     print(f"  p50 difference {diff:+.2f} s ({ratio:.2f}×); requests the HTTP stand-ins served: {served}")
+    if warmed["five"]:
+        none_s, five_s = warmed["none"][0], warmed["five"][0]
+        print(f"  the workers' warm-up at start-up: {none_s:.2f} s (no sources), {five_s:.2f} s (five)")
     if probes["cold"]:
         print_probes(probes)
     print(f"bar: p50 within 1 s of no sources: {'met' if diff <= 1 else 'not met'} ({diff:+.2f} s)")
