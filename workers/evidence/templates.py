@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from workers.evidence.model import LogLine
+from workers.evidence.numbers import Measures, meaningful
 
 WILDCARD = "<*>"
 SEVERITIES = ("fatal", "error", "warning", "info", "debug", "unknown")
@@ -51,7 +52,7 @@ MASK_PATTERNS: tuple[tuple[str, str], ...] = (
     ("<PATH>", r"(?<![\w.<>/])(?:~|\.{1,2})?(?:/[\w.@%+=:~-]+){2,}/?|\b[A-Za-z]:\\[^\s\"']+"),
     ("<DURATION>", r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)\b|\b\d+(?:\.\d+)?\s(?:ms|msecs?|secs?|seconds)\b"),
     ("<HEX>", r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
-    ("<ID>", r"\b(?=[\w-]*[A-Za-z])[A-Za-z_]*\d[\w-]*|\b[A-Za-z]+_-?\d[\w-]*"),
+    ("<ID>", r"\b(?=[\w-]*[A-Za-z])[A-Za-z_]*\d[\w-]*|\b[A-Za-z]+_-?\d[\w-]*|\b\d+(?:_\d+)+\b"),
     ("<NUM>", r"(?<![\w<])[-+]?\d+(?:\.\d+)*\b"),
 )
 _SEARCHES = [(re.compile(source), placeholder) for placeholder, source in MASK_PATTERNS]
@@ -93,6 +94,13 @@ _LEVEL_WORD = re.compile(
 _COMPONENT = re.compile(r"[\w.$()/\[\]<>@-]+:")
 _TOKEN = re.compile(r"[^\s|]+")
 _HAS_DIGIT = re.compile(r"\d")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+# A line's shape: every digit as 1 (a 0 kept before x, for `0x…`). Masking treats digits only as a
+# class, so lines of one shape mask alike: the shape is what the miner's first cache is keyed on.
+_SHAPE = str.maketrans("0123456789", "1111111111")
+_SHAPE_HEX = str.maketrans("0123456789", "0111111111")
+
+
 
 
 def _mask_piece(piece: str) -> str:
@@ -213,6 +221,11 @@ class TemplateStats:
     last_seen: datetime | None = None
     per_minute: dict[datetime, int] = field(default_factory=dict)
     exemplars: list[LogLine] = field(default_factory=list)
+    # The incident window's most telling line: its most severe, then the one whose numbers lie
+    # furthest outside the baseline's, then the latest.
+    telling: LogLine | None = None
+    telling_rank: tuple[int, float] = (-1, 0.0)
+    measures: Measures | None = None  # only for templates whose lines carry meaningful numbers
 
 
 @dataclass
@@ -226,9 +239,10 @@ class _Cluster:
 class TemplateMiner:
     """Online template clustering in the spirit of Drain, with bounded memory.
 
-    At most `max_templates` templates are kept: past that, the least recently seen of the
-    less frequent half are evicted (counted in `evicted`). Exact repeats of a masked line skip the
-    clustering through a bounded LRU cache.
+    At most `max_templates` templates are kept: past that, the least recently seen of the less
+    frequent half are evicted (counted in `evicted`), never one at error level or seen in the incident
+    window, where a rare new error lives. Two bounded caches keep the cost per line low: a line's
+    shape (its digits all alike, `_SHAPE`) to its template, then a masked line to its template.
     """
 
     def __init__(
@@ -247,6 +261,7 @@ class TemplateMiner:
         self.evicted = 0
         self._clusters: dict[str, _Cluster] = {}
         self._buckets: dict[tuple[int, str], list[_Cluster]] = {}
+        self._shapes: dict[str, tuple[str, str, bool]] = {}  # shape → (id, severity, has numbers)
         self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # masked line → (id, severity)
         self._tick = 0
         self._minute = -1
@@ -261,30 +276,53 @@ class TemplateMiner:
     def add(self, line: LogLine, window: str = "incident") -> str:
         """Count `line` (in the window labelled `window`) into its template; returns the template id."""
         self._tick += 1
-        masked = mask(line.text)
+        text = line.text
+        key = text.translate(_SHAPE_HEX if "0x" in text or "0X" in text else _SHAPE)
+        hit = self._shapes.get(key)
+        cluster = self._clusters.get(hit[0]) if hit is not None else None
+        if hit is None or cluster is None:
+            masked = mask(text)
+            cluster, severity = self._cluster(masked)
+            numeric = next(meaningful(text), None) is not None
+            if _ASCII_DIGIT.search(masked) is None:  # else a digit survived: this shape is not enough
+                if len(self._shapes) >= self.cache_size * 2:
+                    self._shapes.clear()
+                self._shapes[key] = (cluster.stats.id, severity, numeric)
+        else:
+            severity, numeric = hit[1], hit[2]
+        cluster.last_used = self._tick
+        self._record(cluster.stats, line, window, line.level or severity, numeric)
+        return cluster.stats.id
+
+    def _cluster(self, masked: str) -> tuple[_Cluster, str]:
         hit = self._cache.get(masked)
         cluster = self._clusters.get(hit[0]) if hit is not None else None
         if hit is not None and cluster is not None:
             self._cache.move_to_end(masked)
-            severity = hit[1]
-        else:
-            severity = detect_severity(masked)
-            cluster = self._match(masked, severity)
-            self._cache[masked] = (cluster.stats.id, severity)
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        cluster.last_used = self._tick
-        self._record(cluster.stats, line, window, severity)
-        return cluster.stats.id
+            return cluster, hit[1]
+        severity = detect_severity(masked)
+        cluster = self._match(masked, severity)
+        self._cache[masked] = (cluster.stats.id, severity)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return cluster, severity
 
-    def _record(self, stats: TemplateStats, line: LogLine, window: str, severity: str) -> None:
+    def _record(self, stats: TemplateStats, line: LogLine, window: str, severity: str, numeric: bool) -> None:
         stats.count += 1
         stats.counts[window] = stats.counts.get(window, 0) + 1
-        if _RANK[severity] > _RANK[stats.severity]:
+        rank = _RANK[severity]
+        if rank > _RANK[stats.severity]:
             stats.severity = severity
         if len(stats.exemplars) >= self.exemplars:
             del stats.exemplars[min(1, self.exemplars - 1)]  # keep the first, shift the recent ones
         stats.exemplars.append(line)
+        outside = 0.0
+        if numeric:
+            if stats.measures is None:
+                stats.measures = Measures()
+            outside = stats.measures.add(line.text, window)
+        if window == "incident" and (rank, outside) >= stats.telling_rank:
+            stats.telling, stats.telling_rank = line, (rank, outside)
         ts = line.ts
         if ts is None:
             return
@@ -326,15 +364,22 @@ class TemplateMiner:
         return cluster
 
     def _evict(self) -> None:
-        """Drop a batch of the least recently seen among the less frequent half of the templates."""
-        clusters = list(self._clusters.values())
+        """Drop a batch of the least recently seen among the less frequent half of the templates that are
+        neither at error level nor seen in the incident window; with none such, nothing is dropped."""
+        clusters = [c for c in self._clusters.values() if _evictable(c.stats)]
+        if not clusters:
+            return
         median = sorted(c.stats.count for c in clusters)[len(clusters) // 2]
         rare = sorted((c for c in clusters if c.stats.count <= median), key=lambda c: c.last_used)
-        batch = max(1, self.max_templates // 20, len(clusters) + 1 - self.max_templates)
+        batch = max(1, self.max_templates // 20, len(self._clusters) + 1 - self.max_templates)
         for cluster in rare[:batch]:
             del self._clusters[cluster.stats.id]
             self._buckets[_bucket_key(cluster.tokens)].remove(cluster)
         self.evicted += min(batch, len(rare))
+
+
+def _evictable(stats: TemplateStats) -> bool:
+    return _RANK[stats.severity] < _RANK["error"] and not stats.counts.get("incident")
 
 
 def _shape(token: str) -> str:
