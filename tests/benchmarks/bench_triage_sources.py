@@ -5,9 +5,9 @@ Two stacks run side by side (each the real bot over HTTP, a real RQ worker, an e
 Slack stand-in and an instant LLM on loopback): one with no `EVIDENCE_SOURCES_FILE`, one whose
 sources file names a log file on disk, Loki, Elasticsearch, CloudWatch Logs (moto's server) and a
 Kubernetes API server, all on loopback. Triages alternate between them. Prints p50/p95 of each,
-their difference (the bar: p50 within 1 s), and what a forked work horse pays the first time it
-builds and reads the five sources, cold (the worker as it was: nothing pre-loaded) and warm (after
-`workers.warmup`), measured in forks of one process.
+their difference (the bar: p50 within 1 s), and, in forks of one process, what a work horse spends
+building and first reading the five sources, then reading both windows and digesting them, cold
+(the worker as it was: nothing pre-loaded) and warm (after `workers.warmup`).
 
     python tests/benchmarks/bench_triage_sources.py [--runs 15]
 """
@@ -179,7 +179,8 @@ def worker_figures(stack: LocalStack, event: str, key: str) -> list[float]:
 
 def horse_probe(mode: str) -> None:
     """In this process: load what the worker loads before it forks (with `warm`, also the warm-up),
-    then fork a horse that imports the triage job and builds and reads every configured source once.
+    then fork a horse that imports the triage job, builds and reads every configured source once, then
+    reads both windows of all of them and digests them, as the triage job does.
     Prints one JSON line: seconds per step, the modules the horse imported, what it could not read."""
     import bot.cli  # noqa: F401  (what `incident-copilot worker` has loaded)
     import workers.worker  # noqa: F401
@@ -203,20 +204,39 @@ def horse_probe(mode: str) -> None:
         before = set(sys.modules)
         t = time.perf_counter()
         from workers.evidence.config import build_sources
+        from workers.evidence.digest import digest_logs
+        from workers.evidence.gather import gather_windows
         from workers.jobs import triage as _job  # noqa: F401  (what RQ imports to call the job)
+        from workers.redaction import ConsistentRedactor
 
         steps["import job"] = time.perf_counter() - t
         t = time.perf_counter()
         built = build_sources(evidence.sources.sources, SERVICE)
         steps["build sources"] = time.perf_counter() - t
         now = datetime.now(UTC)
-        query = LogQuery(SERVICE, TimeWindow(now - timedelta(minutes=30), now))
+        incident = TimeWindow(now - timedelta(minutes=30), now)
+        baseline = TimeWindow(incident.start - timedelta(minutes=60), incident.start)
+        query = LogQuery(SERVICE, incident)
         for source, _cap in built:
             t = time.perf_counter()
             result = asyncio.run(source.fetch(query))
+            list(result.iter_lines())
             steps[f"first read {source.name}"] = time.perf_counter() - t
             if result.status != "ok":
                 problems.append(f"{source.name}: {result.status} {result.note}")
+        t = time.perf_counter()
+        cap = settings.evidence.max_lines
+        gathered = asyncio.run(gather_windows(built, SERVICE, incident, baseline, cap))
+        steps["then both windows, all five"] = time.perf_counter() - t
+        t = time.perf_counter()
+        digest_logs(
+            (line for r in gathered.incident for line in r.iter_lines()),
+            (line for r in gathered.baseline for line in r.iter_lines()),
+            budget_tokens=settings.evidence.budget_tokens, counter=evidence.counter,
+            redactor=ConsistentRedactor.with_secrets([]), incident=incident, baseline=baseline,
+            sources=[*gathered.incident, *gathered.baseline],
+        )  # fmt: skip
+        steps["their digest"] = time.perf_counter() - t
         loaded = sorted(set(sys.modules) - before)
         os.write(write, json.dumps({"steps": steps, "loaded": loaded, "problems": problems}).encode())
         os._exit(0)
@@ -331,7 +351,7 @@ def main() -> int:
 
 
 def print_probes(probes: dict[str, list[dict[str, Any]]]) -> None:
-    print("a forked horse's first build and read of the five sources (median of probes):")
+    print("in a forked horse: the five sources built and read once, both windows read, digested (medians):")
     for step in probes["cold"][0]["steps"]:
         cold, warm = (statistics.median(p["steps"].get(step, math.nan) for p in probes[m]) for m in probes)
         print(f"  {step:<34} cold {cold:6.3f} s   warm {warm:6.3f} s")
