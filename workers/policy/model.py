@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from workers.errors import ConfigError
+from workers.yamllines import node_line
 
 Level = Literal["observe", "suggest", "act"]
 BudgetState = Literal["healthy", "burning", "exhausted"]
@@ -127,26 +128,10 @@ def load_policy(path: Path) -> PolicyFile:
         root = yaml.compose(text, Loader=_Loader)
         raise ConfigError(
             [
-                f"{path}:{_line(root, e['loc'])}: {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
+                f"{path}:{node_line(root, e['loc'])}: {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
                 for e in exc.errors()
             ]
         ) from exc
     policy.sha256 = hashlib.sha256(text.encode()).hexdigest()
     policy.source = str(path)
     return policy
-
-
-def _line(node: Any, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line of the deepest node of `loc` that exists in the YAML."""
-    line = int(node.start_mark.line) + 1 if node is not None else 1
-    for step in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(step)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            node = None
-        if node is None:
-            break
-        line = int(node.start_mark.line) + 1
-    return line

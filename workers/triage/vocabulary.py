@@ -1,0 +1,108 @@
+"""The vocabulary of failure mechanisms and change events (`vocabulary.yaml` beside this module), as
+data an SRE can read and extend; validated by Pydantic, errors name the file and line."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from workers.errors import ConfigError
+from workers.yamllines import node_line
+
+DEFAULT_FILE = Path(__file__).with_name("vocabulary.yaml")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _regexes(values: list[str]) -> list[str]:
+    for n, value in enumerate(values):
+        try:
+            re.compile(value, re.I)
+        except re.error as exc:
+            raise ValueError(f"item {n}: not a regular expression ({exc}): {value!r}") from exc
+    return values
+
+
+class Term(BaseModel):
+    """One mechanism or change event: how log lines and postmortems say it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=3, max_length=80)
+    summary: str = Field(default="", max_length=200)
+    signatures: list[str] = Field(min_length=1)
+    words: list[str] = Field(default_factory=list)
+    min_count: int = Field(default=1, ge=1)
+
+    _check_signatures = field_validator("signatures", "words")(_regexes)
+
+    def matches(self, line: str) -> bool:
+        return any(p.search(line) for p in _compiled(tuple(self.signatures)))
+
+    def described_in(self, prose: str) -> bool:
+        return any(p.search(prose) for p in _compiled(tuple(self.words)))
+
+
+@cache
+def _compiled(patterns: tuple[str, ...]) -> list[re.Pattern[str]]:
+    return [re.compile(p, re.I) for p in patterns]
+
+
+class Vocabulary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = 1
+    mechanisms: list[Term] = Field(default_factory=list)
+    changes: list[Term] = Field(default_factory=list)
+
+    def mechanism(self, line: str) -> Term | None:
+        return next((t for t in self.mechanisms if t.matches(line)), None)
+
+    def change(self, line: str) -> Term | None:
+        return next((t for t in self.changes if t.matches(line)), None)
+
+    def cause_of(self, prose: str) -> str:
+        """The id of the first mechanism (else change) a postmortem's root-cause text describes, or ""."""
+        term = next((t for t in [*self.mechanisms, *self.changes] if t.described_in(prose)), None)
+        return term.id if term else ""
+
+
+def load_vocabulary(path: Path = DEFAULT_FILE) -> Vocabulary:
+    """The vocabulary in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the vocabulary: {exc.strerror or exc}"]) from exc
+    try:
+        data: Any = yaml.load(text, Loader=_Loader) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError([f"{path}{line}: malformed YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: a vocabulary is a mapping (version, mechanisms, changes)"])
+    try:
+        vocabulary = Vocabulary.model_validate(data)
+    except ValidationError as exc:
+        root = yaml.compose(text, Loader=_Loader)
+        raise ConfigError(
+            [
+                f"{path}:{node_line(root, e['loc'])}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        ) from exc
+    ids = [t.id for t in [*vocabulary.mechanisms, *vocabulary.changes]]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ConfigError([f"{path}: ids must be unique among mechanisms and changes: {', '.join(repeated)}"])
+    return vocabulary
+
+
+@cache
+def default_vocabulary() -> Vocabulary:
+    return load_vocabulary()
