@@ -8,7 +8,7 @@ with tests/benchmarks/triage_eval_runner.py (evidence-only, knowledge base inges
 Redis; this branch calibrates novelty by leave-one-out on that knowledge base first). Figures, per
 split (dev, held-out, all):
 - class top-3 / first: a word of the right root-cause class appears in the claim of one of the first
-  three hypotheses / of the first (the claim line only, not its detail, its quotes or a `template` quoted in it);
+  three hypotheses / of the first (the claim line only: not its detail, quotes or `templates` in it);
 - novel flagged: novel incidents (class absent from the knowledge base) the answer calls novel;
   known falsely flagged: incidents whose class the knowledge base has, called novel;
 - key line quoted: one of the first three hypotheses quotes a line matching the case's key evidence.
@@ -91,7 +91,9 @@ def main() -> None:
         eval_dir, peer = Path(tmp) / "eval", Path(tmp) / "peer"
         counts = build(eval_dir)
         peer.mkdir()
-        archive = subprocess.run(["git", "-C", str(REPO), "archive", args.peer], capture_output=True, check=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", args.peer], capture_output=True, check=True
+        )
         subprocess.run(["tar", "-x", "-C", str(peer)], input=archive.stdout, check=True)
         cases = [json.loads((d / "case.json").read_text()) for d in sorted((eval_dir / "cases").iterdir())]
         ours, ours_s = run_engine(REPO, eval_dir)
@@ -101,7 +103,9 @@ def main() -> None:
         f"{counts['novel']} novel, {counts['held_out']} held out, {counts['red_herrings']} with red "
         f"herrings; knowledge base of {counts['kb']} postmortems"
     )
-    header = f"{'engine':<16}{'split':<10}{'n':>4}{'top-3':>8}{'first':>8}{'novel':>8}{'false':>8}{'quoted':>8}"
+    header = (
+        f"{'engine':<16}{'split':<10}{'n':>4}{'top-3':>8}{'first':>8}{'novel':>8}{'false':>8}{'quoted':>8}"
+    )
     print(header)
     for label, answers, secs in ((f"peer {args.peer}", theirs, theirs_s), ("this branch", ours, ours_s)):
         for split in SPLITS:

@@ -57,7 +57,9 @@ def main() -> None:
             server.stop()
 
 
-def run_case(case_dir: Path, settings: Settings, engine: object, knowledge: KnowledgeDeps) -> dict[str, object]:
+def run_case(
+    case_dir: Path, settings: Settings, engine: object, knowledge: KnowledgeDeps
+) -> dict[str, object]:
     case = json.loads((case_dir / "case.json").read_text())
     logs = [str(p) for p in sorted((case_dir / "logs").glob("*.log"))]
     baseline = [str(p) for p in sorted((case_dir / "baseline").glob("*.log"))]

@@ -48,7 +48,10 @@ STEADY_HERRINGS = [
 ]
 # New in the incident window, but late and unrelated: a red herring by time.
 LATE_HERRINGS = [
-    ("WARN", "deprecated config key 'server.max-http-header-size' used; use 'server.max-http-request-header-size'"),
+    (
+        "WARN",
+        "deprecated config key 'server.max-http-header-size' used; use 'server.max-http-request-header-size'",
+    ),
     ("ERROR", "disk usage 91% on /var/lib/containerd above warning threshold 90%"),
     ("WARN", "certificate for internal-metrics.example expires in 29 days"),
 ]
@@ -139,7 +142,7 @@ def build_case(spec: dict[str, Any], n: int, rng: random.Random, day: int, in_kb
     for k, m in enumerate(spec["mechanism"]):
         count = 2 if spec["id"] == "cron_double" else rng.randint(3, 25) if k == 0 else rng.randint(2, 10)
         start = first + timedelta(seconds=20 * k)
-        times = [start] + list(_spread(rng, start, min(end, start + timedelta(minutes=12)), count - 1))
+        times = [start, *_spread(rng, start, min(end, start + timedelta(minutes=12)), count - 1)]
         inc[m["svc"]] += [(t, m["level"], _fill(m["line"], rng)) for t in times]
     sym_start = first + timedelta(minutes=rng.uniform(0.5, 2))
     for s in spec["symptoms"]:
@@ -156,7 +159,9 @@ def build_case(spec: dict[str, Any], n: int, rng: random.Random, day: int, in_kb
         base[svc] += [(t, level, _fill(tpl, rng)) for t in _spread(rng, b0, t0, rate * 2)]
         level, tpl = rng.choice(LATE_HERRINGS)
         late = sym_start + timedelta(minutes=rng.uniform(6, 12))
-        inc[bystanders[1]] += [(t, level, _fill(tpl, rng)) for t in _spread(rng, late, end, rng.randint(2, 6))]
+        inc[bystanders[1]] += [
+            (t, level, _fill(tpl, rng)) for t in _spread(rng, late, end, rng.randint(2, 6))
+        ]
     case = Case(
         id=f"E{day + 1:02d}-{spec['id']}",
         cls=spec["id"],

@@ -21,6 +21,7 @@ def at(e: EvidenceEntry, minutes_before_now: float, kind: str | None = None) -> 
     return e.model_copy(update=update)
 
 
+OOM_TPL = "<TS> node-7 kernel: Out of memory: Killed process <*>"
 OOM = "2026-03-14T10:45:00Z node-7 kernel: Out of memory: Killed process 4182 (java) total-vm:812kB"
 GATEWAY = "2026-03-14T10:46:00Z ERROR gateway upstream connect error or disconnect/reset before headers"
 CLOCK_LEAP = "2026-03-14T10:47:00Z WARN api HikariPool-1 - Thread starvation or clock leap detected"
@@ -29,9 +30,7 @@ CLOCK_LEAP = "2026-03-14T10:47:00Z WARN api HikariPool-1 - Thread starvation or 
 def test_a_mechanism_at_unknown_severity_outranks_a_louder_symptom() -> None:
     entries = [
         at(entry("T1", "new", "error", "<TS> ERROR gateway upstream connect error <*>", GATEWAY, 900), 24),
-        at(
-            entry("T2", "new", "unknown", "<TS> node-7 kernel: Out of memory: Killed process <*>", OOM, 5), 25
-        ),
+        at(entry("T2", "new", "unknown", OOM_TPL, OOM, 5), 25),
     ]
     report = evidence_only_report(context(known=False, entries=entries), "x")
     top = report.hypotheses[0]
@@ -43,9 +42,7 @@ def test_a_mechanism_at_unknown_severity_outranks_a_louder_symptom() -> None:
 
 def test_a_mechanism_as_common_in_the_baseline_is_discounted_and_said_so() -> None:
     entries = [
-        at(
-            entry("T2", "new", "unknown", "<TS> node-7 kernel: Out of memory: Killed process <*>", OOM, 5), 25
-        ),
+        at(entry("T2", "new", "unknown", OOM_TPL, OOM, 5), 25),
         at(entry("T3", "steady", "warning", "<TS> WARN api HikariPool-1 - <*> clock leap", CLOCK_LEAP), 80),
     ]
     report = evidence_only_report(context(known=False, entries=entries), "x")
@@ -61,7 +58,7 @@ def test_the_first_mechanism_comes_first_and_a_late_one_is_ranked_below() -> Non
         at(entry("T4", "new", "error", "<TS> ERROR api HikariPool-1 - Connection is not available <*>",
                  late_pool, 400), 10),
         at(entry("T1", "new", "error", "<TS> ERROR gateway upstream connect error <*>", GATEWAY, 900), 24),
-        at(entry("T2", "new", "unknown", "<TS> node-7 kernel: Out of memory: Killed process <*>", OOM, 5), 25),
+        at(entry("T2", "new", "unknown", OOM_TPL, OOM, 5), 25),
     ]  # fmt: skip
     names = [
         h.statement.split(",")[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.triage.context import PAST, POOL_LINE, context, entry
+from tests.unit.triage.context import PAST, context, entry
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.grounding import GroundingContext, ground
 from workers.triage.novelty import apply_novelty
