@@ -47,6 +47,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "own postmortems, the decision tree that led to it. Fit for evaluation or training sets.",
     )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    kb_sub.add_parser(
+        "calibrate",
+        help="set the novelty threshold by leave-one-out on this knowledge base",
+        description="Search each labelled past incident (its symptoms and log signature) against all the "
+        "others; it is known when another record has the same cause (a cause:<name> tag, the team's Same "
+        "cause clicks, else the vocabulary mechanism its root cause names), novel otherwise. Stores the "
+        "threshold that best separates them, which /triage and the CLI then use, and prints how well it "
+        "separates. `kb ingest` runs it too.",
+    )
     search = kb_sub.add_parser("search", help="search past incidents")
     search.add_argument("text")
     search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
@@ -73,6 +82,8 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
                 args.out.write_text(rows)
                 print(f"{rows.count(chr(10))} triplets written to {args.out}")
             return 0
+        if args.kb_command == "calibrate":
+            return _calibrate(knowledge)
         for m in knowledge.search(args.text, k=args.k):
             print(f"{m.score:5.2f}  {m.record_id:<28} {m.title}")
             if m.root_cause:
@@ -117,4 +128,16 @@ def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
         f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged, "
         f"{sum(1 for f in report.files if f.problem)} files skipped"
     )
+    if result.created or result.updated:
+        print(f"novelty: {knowledge.calibrate().describe()}")
     return 1 if any(f.problem for f in report.files) else 0
+
+
+def _calibrate(knowledge: KnowledgeDeps) -> int:
+    cal = knowledge.calibrate()
+    labels = ", ".join(f"{n} by {source}" for source, n in sorted(cal.labels.items())) or "none"
+    print(f"novelty {cal.describe()}")
+    print(f"records: {cal.records}; labelled: {labels}; searched: {cal.queried}")
+    if cal.calibrated:
+        print(f"known incidents whose nearest past incident has the same cause: {cal.nearest_right:.0%}")
+    return 0

@@ -12,7 +12,8 @@ split (dev, held-out, all):
 - novel flagged: novel incidents (class absent from the knowledge base) the answer calls novel;
   known falsely flagged: incidents whose class the knowledge base has, called novel;
 - key line quoted: one of the first three hypotheses quotes a line matching the case's key evidence.
-`--cases` prints each case's first claim for both engines.
+`--cases` prints each dev case's first claim for both engines (never the held-out ones: they are not
+for tuning).
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def run_engine(root: Path, eval_dir: Path) -> tuple[dict[str, dict[str, Any]], f
     if out.returncode != 0:
         raise SystemExit(f"runner failed for {root}:\n{out.stderr[-3000:]}")
     answers = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    return {a["id"]: a for a in answers}, time.monotonic() - started
+    for a in answers:
+        if "calibration" in a:
+            print(f"{root.name}: novelty {a['calibration']}")
+    return {a["id"]: a for a in answers if "id" in a}, time.monotonic() - started
 
 
 def figures(cases: list[dict[str, Any]], answers: dict[str, dict[str, Any]], split: str) -> dict[str, float]:
@@ -85,7 +89,7 @@ def figures(cases: list[dict[str, Any]], answers: dict[str, dict[str, Any]], spl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer", default="main", help="git ref of the previous release (default: main)")
-    parser.add_argument("--cases", action="store_true", help="print each case's first claim")
+    parser.add_argument("--cases", action="store_true", help="print each dev case's first claim")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         eval_dir, peer = Path(tmp) / "eval", Path(tmp) / "peer"
@@ -117,7 +121,7 @@ def main() -> None:
         print(f"{label:<16}({secs:.0f} s for {len(cases)} cases)")
     print("bars (evidence-only): top-3 ≥ 0.80, first ≥ 0.60, novel ≥ 0.90, false ≤ 0.10, quoted ≥ 0.90")
     if args.cases:
-        for c in cases:
+        for c in [c for c in cases if c["split"] == "dev"]:
             for label, answers in (("peer", theirs), ("ours", ours)):
                 a = answers[c["id"]]
                 first = a["hypotheses"][0]["statement"] if a["hypotheses"] else "(none)"

@@ -4,7 +4,8 @@
 
 Used by bench_triage_eval.py for this branch and for the previous release (main) in the same run, so
 it only uses what both have: the KB ingest and store, `KnowledgeDeps`, the /triage job's knowledge
-step (`workers.jobs.triage._similar`), the local digest and the engine; `kb calibrate` when present.
+step (`KnowledgeDeps.for_evidence`, in main `workers.jobs.triage._similar`), the local digest and
+the engine; and the leave-one-out calibration (`KnowledgeDeps.calibrate`) when the engine has it.
 Evidence-only: no LLM. Redis: an embedded server in a temporary directory, stopped at the end.
 """
 
@@ -23,7 +24,6 @@ for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "REDIS_URL", "EMBEDDINGS_MODEL"
     os.environ.pop(var, None)
 
 from workers.evidence.local import digest_files  # noqa: E402
-from workers.jobs.triage import _similar  # noqa: E402
 from workers.knowledge.ingest import ingest_path  # noqa: E402
 from workers.knowledge.service import KnowledgeDeps  # noqa: E402
 from workers.llm.budget import Budget  # noqa: E402
@@ -44,12 +44,8 @@ def main() -> None:
             client = _client(server.ensure_running())
             knowledge = KnowledgeDeps.build(client, settings.llm)
             knowledge.store.upsert(ingest_path(EVAL / "kb").records)
-            try:  # this branch: the novelty threshold by leave-one-out on the knowledge base
-                from workers.knowledge.calibrate import calibrate_store  # type: ignore[import-not-found]
-
-                calibrate_store(knowledge)
-            except ImportError:
-                pass
+            if hasattr(knowledge, "calibrate"):  # the novelty threshold by leave-one-out on the KB
+                print(json.dumps({"calibration": knowledge.calibrate().describe()}), flush=True)
             for case_dir in sorted((EVAL / "cases").iterdir()):
                 print(json.dumps(run_case(case_dir, settings, engine, knowledge)), flush=True)
             client.close()
@@ -85,7 +81,7 @@ def run_case(
         requester_name="",
         messages=messages,
         evidence=view,
-        knowledge=_similar(knowledge, case["text"], view),
+        knowledge=_knowledge(knowledge, case["text"], view),
     )
     report = engine.report(ctx, Budget.for_severity(settings.llm, ""), ConsistentRedactor(), lambda _r: None)  # type: ignore[attr-defined]
     return {
@@ -104,6 +100,14 @@ def run_case(
         "kb_novel": bool(ctx.knowledge and ctx.knowledge.novel),
         "kb_reason": ctx.knowledge.reason if ctx.knowledge else "",
     }
+
+
+def _knowledge(knowledge: KnowledgeDeps, text: str, view: object) -> object:
+    if hasattr(knowledge, "for_evidence"):
+        return knowledge.for_evidence(text, view)
+    from workers.jobs.triage import _similar  # type: ignore[attr-defined]  # main's
+
+    return _similar(knowledge, text, view)
 
 
 if __name__ == "__main__":

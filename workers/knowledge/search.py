@@ -66,17 +66,19 @@ class Novelty:
     reason: str
 
 
-def novelty(matches: Sequence[Match], *, threshold: float = NOVELTY_THRESHOLD) -> Novelty:
-    """Novel when no match scores above `threshold`; the score is 1 − the best match's score."""
+def novelty(matches: Sequence[Match], *, threshold: float = NOVELTY_THRESHOLD, how: str = "") -> Novelty:
+    """Novel when no match scores above `threshold`; the score is 1 − the best match's score. The
+    reason gives the score, the threshold (and `how` it was set) and the nearest past incident."""
     best = max(matches, key=lambda m: m.score, default=None)
+    basis = f"threshold {threshold:.2f}" + (f", {how}" if how else "")
     if best is None or best.score <= threshold:
-        closest = f" (closest: {best.record_id} at {best.score:.2f})" if best else ""
+        closest = f"; nearest: {best.record_id} ({best.title}) at {best.score:.2f}" if best else ""
         return Novelty(
             1.0 - (best.score if best else 0.0),
             True,
-            f"no past incident scores above {threshold:.2f}{closest}",
+            f"no past incident scores above the novelty {basis}{closest}",
         )
-    return Novelty(1.0 - best.score, False, f"{best.record_id} matches at {best.score:.2f}")
+    return Novelty(1.0 - best.score, False, f"{best.record_id} matches at {best.score:.2f} (novelty {basis})")
 
 
 @dataclass
@@ -214,8 +216,10 @@ class KnowledgeIndex:
         k: int = 5,
         feedback: FeedbackStore | None = None,
         incident_type: str = "",
+        exclude: str = "",
     ) -> list[Match]:
-        """The `k` records most like the query, best first, each with its score broken down."""
+        """The `k` records most like the query, best first, each with its score broken down; `exclude`
+        leaves one record out (leave-one-out calibration)."""
         if not self.docs or k <= 0:
             return []
         terms = list(dict.fromkeys(tokenize(text)))
@@ -238,6 +242,8 @@ class KnowledgeIndex:
         scored: list[tuple[float, int, dict[str, float]]] = []
         for i in pool:
             doc = self.docs[i]
+            if doc.record.id == exclude:
+                continue
             parts = {
                 "bm25": float(bm25[i]),
                 "dense": float(dense[i]) if dense is not None else 0.0,

@@ -4,6 +4,7 @@ data an SRE can read and extend; validated by Pydantic, errors name the file and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +66,10 @@ class Vocabulary(BaseModel):
 
     def change(self, line: str) -> Term | None:
         return next((t for t in self.changes if t.matches(line)), None)
+
+    def terms_in(self, lines: Sequence[str]) -> list[Term]:
+        """The mechanisms and changes `lines` show, once each, in vocabulary order."""
+        return [t for t in [*self.mechanisms, *self.changes] if any(t.matches(line) for line in lines)]
 
     def cause_of(self, prose: str) -> str:
         """The id of the first mechanism (else change) a postmortem's root-cause text describes, or ""."""
