@@ -63,10 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "triage",
         help="triage log files in the terminal, as /triage would",
         description="Build the evidence digest /triage would build from log files (plain, JSON lines, "
-        "gzip; globs allowed) and print it, then the hypotheses /triage's engine draws from it (from the "
-        "LLM when one is configured, else evidence-only). A window in TEXT ('since 10:40', 'last 30m') is "
-        "read relative to the newest log line; without one, all of --logs is the incident and --baseline "
-        "the baseline.",
+        "gzip; globs allowed) and print it, then what /triage's engine makes of it: the hypotheses (from "
+        "the LLM when one is configured, else evidence-only), the similar past incidents from the "
+        "knowledge base (REDIS_URL, or the embedded one) and whether the incident looks novel. A window in "
+        "TEXT ('since 10:40', 'last 30m') is read relative to the newest log line; without one, all of "
+        "--logs is the incident and --baseline the baseline.",
     )
     triage.add_argument(
         "text", nargs="?", default="", metavar="TEXT", help="what you see, and optionally a window"
@@ -80,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument(
         "--budget", type=int, metavar="N", help="token budget (default: EVIDENCE_BUDGET_TOKENS)"
     )
+    triage.add_argument(
+        "--channel",
+        type=Path,
+        metavar="FILE",
+        help="the channel's messages: a Slack export (JSON array) or JSON lines with ts, user, text",
+    )
+    triage.add_argument("--service", default="", help="the service under investigation, as /triage names it")
+    triage.add_argument("--json", action="store_true", help="print the report's fields as JSON")
 
     kb_cli.add_parser(sub)
     policy_cli.add_parser(sub)
@@ -159,28 +168,41 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     return 0
 
 
-def run_triage(
-    settings: Settings, text: str, logs: list[str], baseline: list[str], budget: int | None
-) -> int:
+def run_triage(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+    import json
 
     from workers.errors import UserInputError
     from workers.evidence.local import digest_files
     from workers.evidence.tokens import TokenizerUnavailable
+    from workers.knowledge.service import KnowledgeDeps
+    from workers.redisconn import connect
+    from workers.triage.local import as_json, local_context, local_report, read_messages, render
 
-    if budget is not None and budget < 200:
+    if args.budget is not None and args.budget < 200:
         print("incident-copilot: --budget must be at least 200 tokens", file=sys.stderr)
         return 2
     try:
-        digest = asyncio.run(digest_files(text, logs, baseline, settings, budget))
+        messages = read_messages(args.channel) if args.channel else []
+        digest = asyncio.run(digest_files(args.text, args.logs, args.baseline, settings, args.budget))
     except (UserInputError, TokenizerUnavailable) as exc:
         print(f"incident-copilot: {exc}", file=sys.stderr)
         return 2
+    handle = connect(settings.redis)
+    try:
+        knowledge = KnowledgeDeps.build(handle.client, settings.llm)
+        ctx = local_context(
+            args.text, digest, settings, service=args.service, messages=messages, knowledge=knowledge
+        )
+        report = local_report(ctx, settings)
+    finally:
+        handle.close()
+    if args.json:
+        print(json.dumps(as_json(report, ctx), indent=2, ensure_ascii=False))
+        return 0
     print(digest.render())
-    from workers.triage.local import local_report, render
-
     print()
-    print(render(local_report(text, digest, settings)))
+    print(render(report, ctx))
     return 0
 
 
@@ -211,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "kb":
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":
-            return run_triage(settings, args.text, args.logs, args.baseline, args.budget)
+            return run_triage(settings, args)
         from bot.demo.run import run_demo
 
         return int(run_demo())
