@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument("--service", default="", help="the service under investigation, as /triage names it")
     triage.add_argument("--json", action="store_true", help="print the report's fields as JSON")
 
+    backtest = sub.add_parser(
+        "backtest",
+        help="replay the knowledge base's past incidents through the engine and score the answers",
+        description="Each labelled past incident (see `kb calibrate`) is replayed with itself left out of "
+        "the knowledge base: its symptoms as the /triage text, its logs from LOGS/<id>/logs and "
+        "LOGS/<id>/baseline when stored, else its log signature. Prints per incident and overall whether "
+        "the confirmed cause (its vocabulary mechanism, or a past incident with the same cause) was ranked "
+        "first and in the top three, novelty precision and recall, and the stated confidence against being "
+        "right. Evidence-only, or with the LLM when one is configured.",
+    )
+    backtest.add_argument("--logs", type=Path, metavar="DIR", help="stored logs, one folder per incident id")
+    backtest.add_argument("--json", action="store_true", help="print every replay and the totals as JSON")
+
     kb_cli.add_parser(sub)
     policy_cli.add_parser(sub)
     policy_cli.add_audit_parser(sub)
@@ -234,6 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":
             return run_triage(settings, args)
+        if args.command == "backtest":
+            return kb_cli.run_backtest(settings, args.logs, as_json=args.json)
         from bot.demo.run import run_demo
 
         return int(run_demo())

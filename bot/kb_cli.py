@@ -141,3 +141,56 @@ def _calibrate(knowledge: KnowledgeDeps) -> int:
     if cal.calibrated:
         print(f"known incidents whose nearest past incident has the same cause: {cal.nearest_right:.0%}")
     return 0
+
+
+def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int:
+    """`incident-copilot backtest`: per incident, then overall."""
+    import dataclasses
+
+    from workers.runtime import build_engine
+    from workers.triage.backtest import backtest
+
+    if logs is not None and not logs.is_dir():
+        print(f"incident-copilot: --logs {logs} is not a folder")
+        return 2
+    handle = connect(settings.redis)
+    try:
+        result = backtest(
+            KnowledgeDeps.build(handle.client, settings.llm), build_engine(settings), settings, logs=logs
+        )
+    finally:
+        handle.close()
+    precision, recall = result.novelty()
+    totals = {
+        "mode": result.mode,
+        "replayed": len(result.replays),
+        "unlabelled": result.unlabelled,
+        "first": result.share("first"),
+        "top3": result.share("top3"),
+        "novelty_precision": precision,
+        "novelty_recall": recall,
+        "calibration": {c: {"n": n, "right": r} for c, (n, r) in result.calibration().items()},
+    }
+    if as_json:
+        print(json.dumps({"replays": [dataclasses.asdict(r) for r in result.replays], **totals}, indent=2))
+        return 0
+    for r in result.replays:
+        marks = f"{'first' if r.first else 'top3' if r.top3 else 'miss':<5}"
+        novel = "novel" if r.novel else "known"
+        due = (
+            ""
+            if r.novel == r.should_be_novel
+            else f" (should be {'novel' if r.should_be_novel else 'known'})"
+        )
+        print(f"{r.record_id:<24} {marks} {novel}{due:<20} [{r.confidence}] {r.evidence:<9} {r.claim[:90]}")
+    if not result.replays:
+        print("no labelled past incident to replay: tag them cause:<name>, or see `kb calibrate`")
+        return 1
+    print(
+        f"{len(result.replays)} replayed ({result.mode}; {result.unlabelled} unlabelled skipped): "
+        f"right cause first {totals['first']:.2f}, in the top three {totals['top3']:.2f}; "
+        f"novelty precision {precision:.2f}, recall {recall:.2f}"
+    )
+    for c, (n, right) in result.calibration().items():
+        print(f"  stated {c}: {n} incidents, first hypothesis right in {right:.0%}")
+    return 0

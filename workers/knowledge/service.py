@@ -46,7 +46,9 @@ class KnowledgeDeps:
         with self._lock:
             self.index.refresh(self.store)
 
-    def _matches(self, text: str, signature: Sequence[str], service: str, k: int) -> list[Match]:
+    def _matches(
+        self, text: str, signature: Sequence[str], service: str, k: int, exclude: str = ""
+    ) -> list[Match]:
         with self._lock:  # the bot searches from many threads; the index refreshes in place
             self.index.refresh(self.store)
             return self.index.search(
@@ -56,6 +58,7 @@ class KnowledgeDeps:
                 k=k,
                 feedback=self.feedback,
                 incident_type=service or "unknown",
+                exclude=exclude,
             )
 
     def search(self, text: str, *, k: int = 8) -> list[SimilarIncident]:
@@ -68,12 +71,13 @@ class KnowledgeDeps:
         service: str,
         k: int = 5,
         shown: Sequence[Term] = (),
+        exclude: str = "",
     ) -> KnowledgeView:
         """Past incidents above the novelty threshold (calibrated on this knowledge base when
         `kb calibrate` has run, else the default), and whether this incident looks novel: not when a
         past incident among the `k` nearest had, as its root cause, a mechanism or change the
         evidence `shown` names, whatever its score."""
-        matches = self._matches(text, signature, service, k)
+        matches = self._matches(text, signature, service, k, exclude)
         cal = calibration.load(self.feedback.client)
         threshold = cal.threshold if cal is not None and cal.calibrated else NOVELTY_THRESHOLD
         how = f"by leave-one-out on {cal.queried} past incidents" if cal and cal.calibrated else "default"
@@ -98,14 +102,15 @@ class KnowledgeDeps:
             reason=reason,
         )
 
-    def for_evidence(self, text: str, view: EvidenceView | None) -> KnowledgeView:
+    def for_evidence(self, text: str, view: EvidenceView | None, exclude: str = "") -> KnowledgeView:
         """What /triage and `incident-copilot triage` ask: past incidents like this one, by what was
-        said, the mechanisms the logs show and the log templates that are new or surging."""
+        said, the mechanisms the logs show and the log templates that are new or surging (`exclude`:
+        a past incident to leave out, when it is the one being replayed)."""
         signature = evidence_signature(view)
         anomalous = [e.exemplar or e.template for e in view.entries if e.kind in ANOMALOUS] if view else []
         shown = default_vocabulary().terms_in(anomalous)
         query = " ".join([text, *(t.name for t in shown), *signature[:SIGNATURE_IN_QUERY]]).strip()
-        return self.similar(query, signature, view.service if view else "", shown=shown)
+        return self.similar(query, signature, view.service if view else "", shown=shown, exclude=exclude)
 
     def calibrate(self) -> calibration.Calibration:
         """Leave-one-out over the whole knowledge base; stored, so every process uses the threshold."""

@@ -102,7 +102,9 @@ def _cause(cause: Cause, found: Findings, past: list[SimilarIncident], ctx: Inci
             if cause.trigger
             else ""
         )
-        start = f", from {_at(cause.onset)}" if cause.onset else " (surging)"
+        start = (
+            f", from {_at(cause.onset)}" if cause.onset else " (surging)" if lead.kind == "surging" else ""
+        )
         statement = f"{term.name}{as_in}{after}{start}, ×{sum(e.count for e in cause.entries)}"
     else:
         statement = f"{term.name}{as_in} at {_at(cause.onset)}, just before the first failures"
