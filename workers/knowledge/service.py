@@ -116,7 +116,7 @@ class KnowledgeDeps:
         """Leave-one-out over the whole knowledge base; stored, so every process uses the threshold."""
         with self._lock:
             self.index.refresh(self.store)
-            records = [d.record for d in self.index.docs]
+            records = self.store.all()
             groups = calibration.feedback_groups(self.feedback.client)
             result = calibration.calibrate(self.index, records, groups=groups)
         result.kb_version = self.store.version()

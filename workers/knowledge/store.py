@@ -104,6 +104,15 @@ class KnowledgeStore:
             out += [IncidentRecord.model_validate_json(raw) for raw in raws if raw is not None]
         return out
 
+    @property
+    def client(self) -> redis.Redis:
+        return self._r
+
+    def last_change(self) -> str:
+        """The id of the latest change in the stream ("0" when there is none)."""
+        last = self._r.xrevrange(CHANGES, "+", "-", count=1)
+        return as_text(last[0][0]) if last else "0"
+
     def version(self) -> int:
         """Incremented per change: equal versions mean nothing changed."""
         return int(self._r.get(VERSION) or 0)
