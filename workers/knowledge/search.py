@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -39,7 +40,8 @@ W_SIGNATURE = 0.8  # overlap of masked log templates, when the query has some
 W_SERVICE = 0.05  # bonus when the record names one of the query's services
 NOVELTY_THRESHOLD = 0.25  # calibrated on tests/benchmarks/bench_kb.py (separating cut 0.245)
 CANDIDATES = 100  # per retriever (text, signature, dense) before exact scoring
-COMPACT_POSTINGS = 200_000  # postings added since the last compaction that trigger one
+SIGNATURE_CACHE = 8192  # distinct record signatures kept tokenized
+COMPACT_POSTINGS = 500_000  # postings added since the last compaction that trigger one
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
 EMBED_BATCH = 64
 SNIPPET_CHARS = 300
@@ -161,6 +163,8 @@ class KnowledgeIndex:
         self._docs.append(doc)
         self._slot[record.id] = n
         self._matrix = None
+        if self._text.pending > COMPACT_POSTINGS:  # bounded memory while a large base is read
+            self.compact()
         return True
 
     def _drop(self, n: int) -> None:
@@ -201,7 +205,7 @@ class KnowledgeIndex:
                 # The stream's end before reading the records: a change in between is applied again.
                 last = store.last_change() if hasattr(store, "last_change") else store.changes_since("0")[1]
                 self._reset()
-                for record in store.all():
+                for record in store.iter_records() if hasattr(store, "iter_records") else store.all():
                     self._put(record)
                 self._stream_id = last or "0"
                 self.save(store)
@@ -215,8 +219,6 @@ class KnowledgeIndex:
         self._stream_id, self._version = last or self._stream_id, version
         if self._since_snapshot >= snapshot.EVERY_CHANGES:
             self.save(store)
-        elif self._text.pending > COMPACT_POSTINGS:
-            self.compact()
         return changed
 
     def save(self, store: Any) -> None:
@@ -315,15 +317,18 @@ class KnowledgeIndex:
         wanted = {s.lower() for s in services}
         weights = W_BM25 + (W_DENSE if dense is not None else 0.0)
         scored: list[tuple[float, int, dict[str, float]]] = []
+        overlaps: dict[str, float] = {}
         for i in pool:
             doc = self._docs[i]
             if doc.id == exclude or not self._text.live[i]:
                 continue
-            doc_sig = [template_tokens(t) for t in doc.signature.split("\n")] if doc.signature else []
+            doc_sig = _signature_tokens(doc.signature)
+            if query_sig and doc.signature not in overlaps:  # records share signatures: once per query
+                overlaps[doc.signature] = signature_overlap(query_sig, doc_sig)
             parts = {
                 "bm25": float(bm25[i]),
                 "dense": float(dense[i]) if dense is not None else 0.0,
-                "signature": signature_overlap(query_sig, doc_sig) if query_sig else 0.0,
+                "signature": overlaps.get(doc.signature, 0.0),
                 "service": 1.0 if wanted & set(doc.services.split("\n")) else 0.0,
                 "feedback": 0.0,
             }
@@ -347,6 +352,12 @@ class KnowledgeIndex:
             if record is not None:
                 out.append(_match(record, min(1.0, score), parts, terms, skipped))
         return out
+
+
+@lru_cache(maxsize=SIGNATURE_CACHE)
+def _signature_tokens(signature: str) -> tuple[tuple[str, ...], ...]:
+    """A record's templates as tokens; records share templates, so a bounded cache serves most."""
+    return tuple(template_tokens(t) for t in signature.split("\n")) if signature else ()
 
 
 def _match(

@@ -4,6 +4,7 @@ bad input, and the search index following the store."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -114,9 +115,9 @@ def test_the_index_follows_the_store_incrementally(client: redis.Redis) -> None:
     class CountingStore(KnowledgeStore):
         full_reads = gets = 0
 
-        def all(self) -> list[IncidentRecord]:
+        def iter_records(self) -> Iterator[IncidentRecord]:
             self.full_reads += 1
-            return super().all()
+            return super().iter_records()
 
         def get(self, record_id: str) -> IncidentRecord | None:
             self.gets += 1
