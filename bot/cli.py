@@ -103,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     backtest.add_argument("--logs", type=Path, metavar="DIR", help="stored logs, one folder per incident id")
     backtest.add_argument("--json", action="store_true", help="print every replay and the totals as JSON")
 
+    vocabulary = sub.add_parser(
+        "vocabulary",
+        help="check a vocabulary of failure mechanisms and change events",
+        description="Validate a vocabulary file (default: EVIDENCE_VOCABULARY_FILE, else the packaged one): "
+        "every problem with its file and line; prints what it defines.",
+    )
+    vocabulary.add_argument("action", choices=("check",))
+    vocabulary.add_argument("file", nargs="?", type=Path, help="the YAML file to check")
+
     kb_cli.add_parser(sub)
     policy_cli.add_parser(sub)
     policy_cli.add_audit_parser(sub)
@@ -224,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load(env_file=args.env_file)
         configure_logging(settings)
+        if args.command in ("triage", "kb", "backtest"):
+            from workers.triage.vocabulary import use_vocabulary
+
+            use_vocabulary(settings.evidence.vocabulary_file)
         if args.command == "bot":
             return run_bot(settings, args.port, args.host)
         if args.command == "worker":
@@ -247,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":
             return run_triage(settings, args)
+        if args.command == "vocabulary":
+            from workers.triage.vocabulary import DEFAULT_FILE, load_vocabulary
+
+            path = args.file or settings.evidence.vocabulary_file or DEFAULT_FILE
+            loaded = load_vocabulary(path)
+            print(f"{path}: {len(loaded.mechanisms)} mechanisms, {len(loaded.changes)} change events: ok")
+            return 0
         if args.command == "backtest":
             return kb_cli.run_backtest(settings, args.logs, as_json=args.json)
         from bot.demo.run import run_demo

@@ -151,13 +151,16 @@ class EvidenceSettings(BaseSettings):
     baseline_minutes: int = Field(60, ge=5, le=7 * 24 * 60, description="baseline window before the incident")
     max_lines: int = Field(200_000, ge=100, le=5_000_000, description="lines read per source and window")
     encodings_dir: Path | None = Field(None, description="extra tiktoken encoding files, <name>.tiktoken")
+    vocabulary_file: Path | None = Field(
+        None, description="failure mechanisms and change events (default: the packaged vocabulary.yaml)"
+    )
 
-    @field_validator("sources_file", "encodings_dir", mode="before")
+    @field_validator("sources_file", "encodings_dir", "vocabulary_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
-    @field_validator("sources_file")
+    @field_validator("sources_file", "vocabulary_file")
     @classmethod
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():

@@ -108,6 +108,22 @@ def load_vocabulary(path: Path = DEFAULT_FILE) -> Vocabulary:
     return vocabulary
 
 
-@cache
+_chosen: list[Vocabulary] = []
+
+
+def use_vocabulary(path: Path | None) -> Vocabulary:
+    """Load and check the operator's vocabulary (EVIDENCE_VOCABULARY_FILE) once at start-up, for
+    every later `default_vocabulary()` in this process; None: the packaged one."""
+    vocabulary = load_vocabulary(path) if path is not None else _packaged()
+    _chosen[:] = [vocabulary]
+    return vocabulary
+
+
 def default_vocabulary() -> Vocabulary:
+    """The vocabulary chosen at start-up, else the packaged one."""
+    return _chosen[0] if _chosen else _packaged()
+
+
+@cache
+def _packaged() -> Vocabulary:
     return load_vocabulary()

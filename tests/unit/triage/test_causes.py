@@ -105,3 +105,23 @@ def test_a_bad_vocabulary_names_the_file_and_line(tmp_path: Path, text: str, whe
     with pytest.raises(ConfigError) as err:
         load_vocabulary(path)
     assert str(path) in str(err.value) and where in str(err.value)
+
+
+def test_the_operator_s_vocabulary_replaces_the_packaged_one_and_the_cli_checks_it(tmp_path: Path) -> None:
+    from bot.cli import main
+    from workers.triage.vocabulary import use_vocabulary
+
+    mine = tmp_path / "vocabulary.yaml"
+    mine.write_text(
+        "version: 1\nmechanisms:\n  - {id: gremlin, name: Gremlins in the rack, signatures: [gremlin]}\n"
+    )
+    try:
+        assert use_vocabulary(mine) is default_vocabulary()
+        assert default_vocabulary().mechanism("a gremlin chewed the cable").name == "Gremlins in the rack"  # type: ignore[union-attr]
+        assert default_vocabulary().mechanism(OOM) is None
+    finally:
+        use_vocabulary(None)
+    assert default_vocabulary().mechanism(OOM) is not None
+    assert main(["--env-file", str(tmp_path / "none.env"), "vocabulary", "check", str(mine)]) == 0
+    mine.write_text("version: 1\nmechanisms:\n  - {id: Bad Id, name: x, signatures: []}\n")
+    assert main(["--env-file", str(tmp_path / "none.env"), "vocabulary", "check", str(mine)]) == 2
