@@ -7,16 +7,14 @@ import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workers.errors import ConfigError
-from workers.yamllines import node_line
+from workers.yamllines import validated
 
 DEFAULT_FILE = Path(__file__).with_name("vocabulary.yaml")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _regexes(values: list[str]) -> list[str]:
@@ -83,24 +81,7 @@ def load_vocabulary(path: Path = DEFAULT_FILE) -> Vocabulary:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the vocabulary: {exc.strerror or exc}"]) from exc
-    try:
-        data: Any = yaml.load(text, Loader=_Loader) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError([f"{path}{line}: malformed YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1: a vocabulary is a mapping (version, mechanisms, changes)"])
-    try:
-        vocabulary = Vocabulary.model_validate(data)
-    except ValidationError as exc:
-        root = yaml.compose(text, Loader=_Loader)
-        raise ConfigError(
-            [
-                f"{path}:{node_line(root, e['loc'])}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                for e in exc.errors()
-            ]
-        ) from exc
+    vocabulary = validated(path, text, Vocabulary, "a vocabulary is a mapping (version, mechanisms, changes)")
     ids = [t.id for t in [*vocabulary.mechanisms, *vocabulary.changes]]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
