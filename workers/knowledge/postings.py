@@ -31,7 +31,9 @@ class Postings:
         self.live = np.zeros(0, dtype=bool)
         self.count = 0  # documents, tombstones included
         self.pending = 0  # postings added since compact
+        self.dead = 0  # tombstones
         self._total_length = 0.0
+        self._norms: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.count
@@ -46,6 +48,7 @@ class Postings:
         self.lengths[doc] = max(1, len(tokens))
         self.live[doc] = True
         self.count += 1
+        self._norms = None
         self._total_length += max(1, len(tokens))
         for term, tf in Counter(tokens).items():
             row = self.terms.get(term)
@@ -58,7 +61,9 @@ class Postings:
         return doc
 
     def remove(self, doc: int) -> None:
-        self.live[doc] = False
+        if self.live[doc]:
+            self.live[doc] = False
+            self.dead += 1
 
     def doc_freq(self, term: str) -> int | None:
         row = self.terms.get(term)
@@ -72,16 +77,24 @@ class Postings:
         out = np.zeros(self.count, dtype=np.float32)
         if not self.count:
             return out
-        avg = self._total_length / self.count
+        norm = self._norm()
         for term in dict.fromkeys(terms):
             row = self.terms.get(term)
             if row is None:
                 continue
             docs, tfs = self._row(row)
-            norm = BM25_K1 * ((1 - BM25_B) + BM25_B * self.lengths[docs] / avg)
-            out[docs] += self.idf(self.df[row]) * tfs / (tfs + norm)
-        out[~self.live[: self.count]] = 0.0
+            out[docs] += np.float32(self.idf(self.df[row])) * tfs / (tfs + norm[docs])
+        if self.dead:
+            out[~self.live[: self.count]] = 0.0
         return out
+
+    def _norm(self) -> np.ndarray:
+        """BM25's length normalisation per document, kept until a document is added or removed."""
+        if self._norms is None or len(self._norms) != self.count:
+            avg = self._total_length / self.count
+            lengths = self.lengths[: self.count]
+            self._norms = (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg)).astype(np.float32)
+        return self._norms
 
     def _row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         if row + 1 < len(self.offsets):
@@ -119,12 +132,12 @@ class Postings:
         self.live = np.ones(len(keep), dtype=bool)
         self.count = len(keep)
         self._total_length = float(self.lengths.sum())
-        self.added, self.pending = {}, 0
+        self.added, self.pending, self.dead, self._norms = {}, 0, 0, None
         return keep
 
     def dump(self) -> bytes:
         """The compacted arrays and terms, for `load` in another process."""
-        if self.added or not bool(self.live[: self.count].all()):
+        if self.added or self.dead:
             self.compact()
         buf = io.BytesIO()
         terms = sorted(self.terms, key=self.terms.__getitem__)

@@ -28,6 +28,7 @@ import httpx
 import numpy as np
 
 from workers.knowledge import snapshot
+from workers.knowledge.doctable import DocTable
 from workers.knowledge.embeddings import Embedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord
@@ -40,6 +41,7 @@ W_SIGNATURE = 0.8  # overlap of masked log templates, when the query has some
 W_SERVICE = 0.05  # bonus when the record names one of the query's services
 NOVELTY_THRESHOLD = 0.25  # calibrated on tests/benchmarks/bench_kb.py (separating cut 0.245)
 CANDIDATES = 100  # per retriever (text, signature, dense) before exact scoring
+DIGEST_CHARS = 32  # of a record's content hash, to tell a changed record from a re-ingested one
 SIGNATURE_CACHE = 8192  # distinct record signatures kept tokenized
 COMPACT_POSTINGS = 500_000  # postings added since the last compaction that trigger one
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
@@ -84,25 +86,14 @@ def novelty(matches: Sequence[Match], *, threshold: float = NOVELTY_THRESHOLD, h
     return Novelty(1.0 - best.score, False, f"{best.record_id} matches at {best.score:.2f} (novelty {basis})")
 
 
-@dataclass
-class _Doc:
-    """What the index keeps per record: a few short strings, never the record itself."""
-
-    id: str
-    digest: str
-    services: str  # lower case, one per line
-    signature: str  # the masked log templates, one per line
-
-    @classmethod
-    def of(cls, record: IncidentRecord) -> tuple[_Doc, list[str], list[str]]:
-        """The entry, its text tokens and its signature tokens."""
-        text = record.searchable_text()
-        sig = [template_tokens(t) for t in record.log_signature]
-        digest = hashlib.sha256((text + "\x00" + "\n".join(record.log_signature)).encode()).hexdigest()[:32]
-        doc = cls(
-            record.id, digest, "\n".join(s.lower() for s in record.services), "\n".join(record.log_signature)
-        )
-        return doc, tokenize(text), [t for tpl in sig for t in tpl if t != "<*>"]
+def _derive(record: IncidentRecord) -> tuple[str, str, str, list[str], list[str]]:
+    """A record's digest, services, signature, text tokens and signature tokens."""
+    text = record.searchable_text()
+    sig = [template_tokens(t) for t in record.log_signature]
+    digest = hashlib.sha256((text + "\x00" + "\n".join(record.log_signature)).encode()).hexdigest()
+    services = "\n".join(s.lower() for s in record.services)
+    sig_tokens = [t for tpl in sig for t in tpl if t != "<*>"]
+    return digest[:DIGEST_CHARS], services, "\n".join(record.log_signature), tokenize(text), sig_tokens
 
 
 @dataclass
@@ -117,7 +108,7 @@ class KnowledgeIndex:
     embedder: Embedder | None = None
     rebuilds: int = 0  # full builds (from records, from the store, or from a snapshot)
     dense_error: str = ""
-    _docs: list[_Doc] = field(default_factory=list, repr=False)  # by document number; tombstones too
+    _table: DocTable = field(default_factory=DocTable, repr=False)  # by document number; tombstones too
     _slot: dict[str, int] = field(default_factory=dict, repr=False)  # record id → live document number
     _text: Postings = field(default_factory=Postings, repr=False)
     _sig: Postings = field(default_factory=Postings, repr=False)
@@ -145,22 +136,22 @@ class KnowledgeIndex:
         self.rebuilds += 1
 
     def _reset(self) -> None:
-        self._docs, self._slot, self._text, self._sig = [], {}, Postings(), Postings()
+        self._table, self._slot, self._text, self._sig = DocTable(), {}, Postings(), Postings()
         self._matrix = None
 
     def _put(self, record: IncidentRecord) -> bool:
         """Index a new or changed record; False when it is unchanged."""
-        doc, tokens, sig_tokens = _Doc.of(record)
+        digest, services, signature, tokens, sig_tokens = _derive(record)
         old = self._slot.get(record.id)
         if self._records is not None:
             self._records[record.id] = record
-        if old is not None and self._docs[old].digest == doc.digest:
+        if old is not None and self._table.digests[old] == digest:
             return False
         if old is not None:
             self._drop(old)
         n = self._text.add(tokens)
         self._sig.add(sig_tokens)
-        self._docs.append(doc)
+        self._table.append(record.id, digest, services, signature)
         self._slot[record.id] = n
         self._matrix = None
         if self._text.pending > COMPACT_POSTINGS:  # bounded memory while a large base is read
@@ -170,7 +161,7 @@ class KnowledgeIndex:
     def _drop(self, n: int) -> None:
         self._text.remove(n)
         self._sig.remove(n)
-        self._slot.pop(self._docs[n].id, None)
+        self._slot.pop(self._table.ids[n], None)
         self._matrix = None
 
     def remove(self, record_id: str) -> bool:
@@ -186,8 +177,8 @@ class KnowledgeIndex:
         """Fold recent changes into the arrays and forget removed records."""
         keep = self._text.compact()
         self._sig.compact()
-        self._docs = [self._docs[int(i)] for i in keep]
-        self._slot = {d.id: n for n, d in enumerate(self._docs)}
+        self._table.keep(keep)
+        self._slot = {rid: n for n, rid in enumerate(self._table.ids)}
         self._matrix = None
 
     def refresh(self, store: Any) -> bool:
@@ -224,23 +215,15 @@ class KnowledgeIndex:
     def save(self, store: Any) -> None:
         """Write the compacted index as the store's snapshot (see `snapshot`)."""
         self.compact()
-        rows = [[d.id, d.digest, d.services, d.signature] for d in self._docs]
-        meta = {"format": snapshot.FORMAT, "stream_id": self._stream_id, "docs": len(rows)}
-        snapshot.write(
-            store,
-            {
-                "meta": json.dumps(meta),
-                "docs": json.dumps(rows),
-                "text": self._text.dump(),
-                "sig": self._sig.dump(),
-            },
-        )
+        meta = {"format": snapshot.FORMAT, "stream_id": self._stream_id, "docs": len(self._table)}
+        fields: dict[str, bytes | str] = {"meta": json.dumps(meta), "text": self._text.dump()}
+        snapshot.write(store, {**fields, "sig": self._sig.dump(), **self._table.dump()})
         self._since_snapshot = 0
 
     def _restore(self, saved: dict[str, bytes]) -> None:
         self._reset()
-        self._docs = [_Doc(*row) for row in json.loads(saved["docs"])]
-        self._slot = {d.id: n for n, d in enumerate(self._docs)}
+        self._table = DocTable.load(saved, DIGEST_CHARS)
+        self._slot = {rid: n for n, rid in enumerate(self._table.ids)}
         self._text, self._sig = Postings.load(saved["text"]), Postings.load(saved["sig"])
         self._stream_id = json.loads(saved["meta"])["stream_id"]
         self._since_snapshot = 0
@@ -263,15 +246,17 @@ class KnowledgeIndex:
             return None
         try:
             missing = [
-                d for n, d in enumerate(self._docs) if d.digest not in self._embeddings and self._text.live[n]
+                (rid, digest)
+                for n, (rid, digest) in enumerate(zip(self._table.ids, self._table.digests, strict=True))
+                if digest not in self._embeddings and self._text.live[n]
             ]
             for i in range(0, len(missing), EMBED_BATCH):
                 batch = [
-                    (d, r) for d in missing[i : i + EMBED_BATCH] if (r := self._record(d.id)) is not None
+                    (d, r) for rid, d in missing[i : i + EMBED_BATCH] if (r := self._record(rid)) is not None
                 ]
                 vectors = self.embedder.embed([r.searchable_text() for _, r in batch])
                 for (d, _), vec in zip(batch, vectors, strict=True):
-                    self._embeddings[d.digest] = _unit(vec)
+                    self._embeddings[d] = _unit(vec)
                     self._matrix = None
             query = _unit(self.embedder.embed([text])[0])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -281,9 +266,9 @@ class KnowledgeIndex:
         if self._matrix is None:
             width = len(query)
             zero = np.zeros(width, dtype=np.float32)
-            self._matrix = np.vstack([self._embeddings.get(d.digest, zero) for d in self._docs] or [zero])
+            self._matrix = np.vstack([self._embeddings.get(d, zero) for d in self._table.digests] or [zero])
         self.dense_error = ""
-        sims: np.ndarray = np.clip(self._matrix[: len(self._docs)] @ query, 0.0, 1.0)
+        sims: np.ndarray = np.clip(self._matrix[: len(self._table)] @ query, 0.0, 1.0)
         return sims
 
     def search(
@@ -303,7 +288,7 @@ class KnowledgeIndex:
             return []
         terms = list(dict.fromkeys(tokenize(text)))
         known = [t for t in terms if self._text.doc_freq(t)]
-        bm25 = np.zeros(len(self._docs), dtype=np.float32)
+        bm25 = np.zeros(len(self._table), dtype=np.float32)
         if known:
             bm25 = np.clip(self._text.scores(known) / self._bm25_reference(self._text, terms), 0.0, 1.0)
         query_sig = [t for t in (template_tokens(s) for s in signature) if t]
@@ -319,17 +304,17 @@ class KnowledgeIndex:
         scored: list[tuple[float, int, dict[str, float]]] = []
         overlaps: dict[str, float] = {}
         for i in pool:
-            doc = self._docs[i]
-            if doc.id == exclude or not self._text.live[i]:
+            if not self._text.live[i] or self._table.ids[i] == exclude:
                 continue
-            doc_sig = _signature_tokens(doc.signature)
-            if query_sig and doc.signature not in overlaps:  # records share signatures: once per query
-                overlaps[doc.signature] = signature_overlap(query_sig, doc_sig)
+            doc_signature = self._table.signature(i)
+            doc_sig = _signature_tokens(doc_signature)
+            if query_sig and doc_signature not in overlaps:  # records share signatures: once per query
+                overlaps[doc_signature] = signature_overlap(query_sig, doc_sig)
             parts = {
                 "bm25": float(bm25[i]),
                 "dense": float(dense[i]) if dense is not None else 0.0,
-                "signature": overlaps.get(doc.signature, 0.0),
-                "service": 1.0 if wanted & set(doc.services.split("\n")) else 0.0,
+                "signature": overlaps.get(doc_signature, 0.0),
+                "service": 1.0 if wanted & set(self._table.services(i).split("\n")) else 0.0,
                 "feedback": 0.0,
             }
             base = W_BM25 * parts["bm25"] + W_DENSE * parts["dense"] + W_SIGNATURE * parts["signature"]
@@ -338,9 +323,9 @@ class KnowledgeIndex:
         scored.sort(key=lambda s: (-s[0], s[1]))
         scored = scored[: max(4 * k, 20)]
         if feedback is not None and incident_type:
-            adj = feedback.adjustments(incident_type, [self._docs[i].id for _, i, _ in scored])
+            adj = feedback.adjustments(incident_type, [self._table.ids[i] for _, i, _ in scored])
             for n, (score, i, parts) in enumerate(scored):
-                parts["feedback"] = adj[self._docs[i].id]
+                parts["feedback"] = adj[self._table.ids[i]]
                 scored[n] = (score + parts["feedback"], i, parts)
             scored.sort(key=lambda s: (-s[0], s[1]))
         skipped = "" if dense is not None else self.dense_error or "no query terms"
@@ -348,7 +333,7 @@ class KnowledgeIndex:
         for score, i, parts in scored:
             if len(out) == k or score <= 0:
                 break
-            record = self._record(self._docs[i].id)
+            record = self._record(self._table.ids[i])
             if record is not None:
                 out.append(_match(record, min(1.0, score), parts, terms, skipped))
         return out

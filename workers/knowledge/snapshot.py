@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 KEY = "ic:kb:index"
-FORMAT = 1
+FORMAT = 2
 EVERY_CHANGES = 1000
 
 
