@@ -125,3 +125,15 @@ def test_the_operator_s_vocabulary_replaces_the_packaged_one_and_the_cli_checks_
     assert main(["--env-file", str(tmp_path / "none.env"), "vocabulary", "check", str(mine)]) == 0
     mine.write_text("version: 1\nmechanisms:\n  - {id: Bad Id, name: x, signatures: []}\n")
     assert main(["--env-file", str(tmp_path / "none.env"), "vocabulary", "check", str(mine)]) == 2
+
+
+def test_the_model_is_shown_the_mechanisms_the_logs_show_in_causal_order() -> None:
+    from workers.llm.prompts import PromptLoader
+    from workers.triage.engine import Engine
+
+    system, user = Engine(llm=None, prompts=PromptLoader(None))._render(context())
+    assert (
+        "- Connection pool exhausted (mechanism) [T7a6a1779], first 10:49, after deploy of a new version "
+        "[T467fbf04]; followed by T218d0d08"
+    ) in user.text
+    assert "Name the cause, not the symptom" in system.text
