@@ -66,8 +66,8 @@ while not any(m.record_id == "NEW-zebra-quokka" for m in deps.search("zebra quok
     time.sleep(0.01)
 visible = time.perf_counter() - t0
 KnowledgeStore(other).delete("NEW-zebra-quokka")
-figures = {"first_s": first, "rss_mb": rss, "p50_ms": times[150], "p99_ms": times[296], "cpu_p99_ms": cpu[296]}
-print(json.dumps({**figures, "add_visible_s": visible}))
+figures = {"first_s": first, "rss_mb": rss, "p50_ms": times[150], "p99_ms": times[296]}
+print(json.dumps({**figures, "cpu_p99_ms": cpu[296], "add_visible_s": visible}))
 """
 
 
