@@ -124,11 +124,9 @@ def backtest(
         if label is None:
             continue
         view, evidence, window = _evidence(record, logs, settings)
-        request = TriageRequest(
-            run_id=f"backtest-{record.id}"[:64], incident_id=record.id, team_id="", channel_id="",
-            channel_name="backtest", requester_id="", text=_said(record), window=window,
-            placeholder_ts="", requested_at=window.end,
-        )  # fmt: skip
+        request = TriageRequest.offline(
+            f"backtest-{record.id}"[:64], record.id, "backtest", _said(record), window
+        )
         ctx = IncidentContext(
             request=request,
             incident=None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +86,8 @@ def local_context(
     knowledge: KnowledgeDeps | None = None,
 ) -> IncidentContext:
     """The incident context /triage would assemble for this digest, knowledge base and conversation."""
-    now = datetime.now(UTC)
     window = Window(start=digest.incident.start, end=digest.incident.end, phrase="")
-    request = TriageRequest(
-        run_id=f"r-{secrets.token_hex(5)}", incident_id="local", team_id="", channel_id="",
-        channel_name="terminal", requester_id="", text=text, window=window, placeholder_ts="",
-        requested_at=now,
-    )  # fmt: skip
+    request = TriageRequest.offline(f"r-{secrets.token_hex(5)}", "local", "terminal", text, window)
     view = evidence_view(digest, service, digest.sources)
     gaps: list[str] = []
     known = None
