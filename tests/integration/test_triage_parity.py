@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 
 from bot.localstack import LocalStack
-from tests.evals.triage.build import build
+from tests.evals.triage.build import build_kb
 from tests.integration.conftest import new_channel, wait_answer
 from workers.knowledge.ingest import ingest_path
 from workers.knowledge.service import KnowledgeDeps
@@ -62,7 +62,7 @@ def test_cli_and_slash_command_give_the_same_hypotheses_and_novelty(
         f"  - name: app-files\n    type: files\n    paths: ['{logs}']\n"
     )
     stack = make_stack(env={"EVIDENCE_SOURCES_FILE": str(sources)})
-    build(tmp_path / "eval")  # its knowledge base: 34 postmortems in five templates
+    build_kb(tmp_path / "eval")  # the evaluation set's knowledge base: 34 postmortems in five templates
     client = redis.Redis.from_url(stack.redis_url)
     try:
         knowledge = KnowledgeDeps.build(client, LLMSettings())

@@ -269,18 +269,23 @@ def _yaml(rid: str, cls: str, pm: dict[str, Any]) -> tuple[str, str]:
 TEMPLATES = [_sre, _pagerduty, _atlassian, _json, _yaml]
 
 
-def build(out: Path) -> dict[str, Any]:
-    """Write the set into `out`; returns counts for the README's table."""
+def build_kb(out: Path) -> int:
+    """Write the knowledge base's postmortems into `out/kb`; returns how many."""
     spec = yaml.safe_load((HERE / "classes.yaml").read_text())
-    rng = random.Random(SEED)
     (out / "kb").mkdir(parents=True, exist_ok=True)
-    n_kb = 0
     postmortems = [(c["id"], pm) for c in spec["classes"] for pm in c.get("kb", [])]
     postmortems += [(f"other{k}", pm) for k, pm in enumerate(spec["singletons"])]
     for k, (cls, pm) in enumerate(postmortems):
         name, text = TEMPLATES[k % len(TEMPLATES)](f"PM-{2024 + k // 20}-{k:03d}", cls, pm)
         (out / "kb" / name).write_text(text)
-        n_kb += 1
+    return len(postmortems)
+
+
+def build(out: Path) -> dict[str, Any]:
+    """Write the set into `out`; returns counts for the README's table."""
+    spec = yaml.safe_load((HERE / "classes.yaml").read_text())
+    rng = random.Random(SEED)
+    n_kb = build_kb(out)
     cases = []
     day = 0
     for n in range(INCIDENTS_PER_CLASS):
