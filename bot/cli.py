@@ -64,10 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="triage log files in the terminal, as /triage would",
         description="Build the evidence digest /triage would build from log files (plain text in any "
         "common timestamp format, JSON, logfmt, Docker or CRI container logs, gzip; globs allowed) and "
-        "print it, then the hypotheses /triage's engine draws from it (from the LLM when one is "
-        "configured, else evidence-only). A window in TEXT ('since 10:40', 'last 30m') is read relative "
-        "to the newest log line; without one, all of --logs is the incident and --baseline the baseline. "
-        "'last 10 lines' and 'errors only' are read as they say.",
+        "print it, then what /triage's engine makes of it: the hypotheses (from the LLM when one is "
+        "configured, else evidence-only), the similar past incidents from the knowledge base (REDIS_URL, "
+        "or the embedded one) and whether the incident looks novel. A window in TEXT ('since 10:40', "
+        "'last 30m') is read relative to the newest log line; without one, all of --logs is the incident "
+        "and --baseline the baseline. 'last 10 lines' and 'errors only' are read as they say.",
     )
     triage.add_argument(
         "text", nargs="?", default="", metavar="TEXT", help="what you see, and optionally a window"
@@ -81,6 +82,36 @@ def build_parser() -> argparse.ArgumentParser:
     triage.add_argument(
         "--budget", type=int, metavar="N", help="token budget (default: EVIDENCE_BUDGET_TOKENS)"
     )
+    triage.add_argument(
+        "--channel",
+        type=Path,
+        metavar="FILE",
+        help="the channel's messages: a Slack export (JSON array) or JSON lines with ts, user, text",
+    )
+    triage.add_argument("--service", default="", help="the service under investigation, as /triage names it")
+    triage.add_argument("--json", action="store_true", help="print the report's fields as JSON")
+
+    backtest = sub.add_parser(
+        "backtest",
+        help="replay the knowledge base's past incidents through the engine and score the answers",
+        description="Each labelled past incident (see `kb calibrate`) is replayed with itself left out of "
+        "the knowledge base: its symptoms as the /triage text, its logs from LOGS/<id>/logs and "
+        "LOGS/<id>/baseline when stored, else its log signature. Prints per incident and overall whether "
+        "the confirmed cause (its vocabulary mechanism, or a past incident with the same cause) was ranked "
+        "first and in the top three, novelty precision and recall, and the stated confidence against being "
+        "right. Evidence-only, or with the LLM when one is configured.",
+    )
+    backtest.add_argument("--logs", type=Path, metavar="DIR", help="stored logs, one folder per incident id")
+    backtest.add_argument("--json", action="store_true", help="print every replay and the totals as JSON")
+
+    vocabulary = sub.add_parser(
+        "vocabulary",
+        help="check a vocabulary of failure mechanisms and change events",
+        description="Validate a vocabulary file (default: EVIDENCE_VOCABULARY_FILE, else the packaged one): "
+        "every problem with its file and line; prints what it defines.",
+    )
+    vocabulary.add_argument("action", choices=("check",))
+    vocabulary.add_argument("file", nargs="?", type=Path, help="the YAML file to check")
 
     kb_cli.add_parser(sub)
     policy_cli.add_parser(sub)
@@ -160,28 +191,41 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     return 0
 
 
-def run_triage(
-    settings: Settings, text: str, logs: list[str], baseline: list[str], budget: int | None
-) -> int:
+def run_triage(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+    import json
 
     from workers.errors import UserInputError
     from workers.evidence.local import digest_files
     from workers.evidence.tokens import TokenizerUnavailable
+    from workers.knowledge.service import KnowledgeDeps
+    from workers.redisconn import connect
+    from workers.triage.local import as_json, local_context, local_report, read_messages, render
 
-    if budget is not None and budget < 200:
+    if args.budget is not None and args.budget < 200:
         print("incident-copilot: --budget must be at least 200 tokens", file=sys.stderr)
         return 2
     try:
-        digest = asyncio.run(digest_files(text, logs, baseline, settings, budget))
+        messages = read_messages(args.channel) if args.channel else []
+        digest = asyncio.run(digest_files(args.text, args.logs, args.baseline, settings, args.budget))
     except (UserInputError, TokenizerUnavailable) as exc:
         print(f"incident-copilot: {exc}", file=sys.stderr)
         return 2
+    handle = connect(settings.redis)
+    try:
+        knowledge = KnowledgeDeps.build(handle.client, settings.llm)
+        ctx = local_context(
+            args.text, digest, settings, service=args.service, messages=messages, knowledge=knowledge
+        )
+        report = local_report(ctx, settings)
+    finally:
+        handle.close()
+    if args.json:
+        print(json.dumps(as_json(report, ctx), indent=2, ensure_ascii=False))
+        return 0
     print(digest.render())
-    from workers.triage.local import local_report, render
-
     print()
-    print(render(local_report(text, digest, settings)))
+    print(render(report, ctx))
     return 0
 
 
@@ -190,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load(env_file=args.env_file)
         configure_logging(settings)
+        if args.command in ("triage", "kb", "backtest"):
+            from workers.triage.vocabulary import use_vocabulary
+
+            use_vocabulary(settings.evidence.vocabulary_file)
         if args.command == "bot":
             return run_bot(settings, args.port, args.host)
         if args.command == "worker":
@@ -212,7 +260,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "kb":
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":
-            return run_triage(settings, args.text, args.logs, args.baseline, args.budget)
+            return run_triage(settings, args)
+        if args.command == "vocabulary":
+            from workers.triage.vocabulary import DEFAULT_FILE, load_vocabulary
+
+            path = args.file or settings.evidence.vocabulary_file or DEFAULT_FILE
+            loaded = load_vocabulary(path)
+            print(f"{path}: {len(loaded.mechanisms)} mechanisms, {len(loaded.changes)} change events: ok")
+            return 0
+        if args.command == "backtest":
+            return kb_cli.run_backtest(settings, args.logs, as_json=args.json)
         from bot.demo.run import run_demo
 
         return int(run_demo())

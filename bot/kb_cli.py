@@ -47,6 +47,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "own postmortems, the decision tree that led to it. Fit for evaluation or training sets.",
     )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    kb_sub.add_parser(
+        "calibrate",
+        help="set the novelty threshold by leave-one-out on this knowledge base",
+        description="Search each labelled past incident (its symptoms and log signature) against all the "
+        "others; it is known when another record has the same cause (a cause:<name> tag, the team's Same "
+        "cause clicks, else the vocabulary mechanism its root cause names), novel otherwise. Stores the "
+        "threshold that best separates them, which /triage and the CLI then use, and prints how well it "
+        "separates. `kb ingest` runs it too.",
+    )
     search = kb_sub.add_parser("search", help="search past incidents")
     search.add_argument("text")
     search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
@@ -73,6 +82,8 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
                 args.out.write_text(rows)
                 print(f"{rows.count(chr(10))} triplets written to {args.out}")
             return 0
+        if args.kb_command == "calibrate":
+            return _calibrate(knowledge)
         for m in knowledge.search(args.text, k=args.k):
             print(f"{m.score:5.2f}  {m.record_id:<28} {m.title}")
             if m.root_cause:
@@ -117,4 +128,69 @@ def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
         f"{len(result.created)} created, {len(result.updated)} updated, {len(result.unchanged)} unchanged, "
         f"{sum(1 for f in report.files if f.problem)} files skipped"
     )
+    if result.created or result.updated:
+        print(f"novelty: {knowledge.calibrate().describe()}")
     return 1 if any(f.problem for f in report.files) else 0
+
+
+def _calibrate(knowledge: KnowledgeDeps) -> int:
+    cal = knowledge.calibrate()
+    labels = ", ".join(f"{n} by {source}" for source, n in sorted(cal.labels.items())) or "none"
+    print(f"novelty {cal.describe()}")
+    print(f"records: {cal.records}; labelled: {labels}; searched: {cal.queried}")
+    if cal.calibrated:
+        print(f"known incidents whose nearest past incident has the same cause: {cal.nearest_right:.0%}")
+    return 0
+
+
+def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int:
+    """`incident-copilot backtest`: per incident, then overall."""
+    import dataclasses
+
+    from workers.runtime import build_engine
+    from workers.triage.backtest import backtest
+
+    if logs is not None and not logs.is_dir():
+        print(f"incident-copilot: --logs {logs} is not a folder")
+        return 2
+    handle = connect(settings.redis)
+    try:
+        result = backtest(
+            KnowledgeDeps.build(handle.client, settings.llm), build_engine(settings), settings, logs=logs
+        )
+    finally:
+        handle.close()
+    precision, recall = result.novelty()
+    totals = {
+        "mode": result.mode,
+        "replayed": len(result.replays),
+        "unlabelled": result.unlabelled,
+        "first": result.share("first"),
+        "top3": result.share("top3"),
+        "novelty_precision": precision,
+        "novelty_recall": recall,
+        "calibration": {c: {"n": n, "right": r} for c, (n, r) in result.calibration().items()},
+    }
+    if as_json:
+        print(json.dumps({"replays": [dataclasses.asdict(r) for r in result.replays], **totals}, indent=2))
+        return 0
+    for r in result.replays:
+        marks = f"{'first' if r.first else 'top3' if r.top3 else 'miss':<5}"
+        novel = "novel" if r.novel else "known"
+        due = (
+            ""
+            if r.novel == r.should_be_novel
+            else f" (should be {'novel' if r.should_be_novel else 'known'})"
+        )
+        print(f"{r.record_id:<24} {marks} {novel}{due:<20} [{r.confidence}] {r.evidence:<9} {r.claim[:90]}")
+    if not result.replays:
+        print("no labelled past incident to replay: tag them cause:<name>, or see `kb calibrate`")
+        return 1
+    print(
+        f"{len(result.replays)} replayed ({result.mode}; {result.unlabelled} unlabelled skipped): "
+        f"right cause first {totals['first']:.2f}, in the top three {totals['top3']:.2f}; "
+        f"novelty precision {precision:.2f}, recall {recall:.2f}"
+    )
+    for c, (n, right) in result.calibration().items():
+        print(f"  stated {c}: {n} incidents, first hypothesis right in {right:.0%}")
+    return 0

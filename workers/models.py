@@ -69,6 +69,16 @@ class TriageRequest(BaseModel):
     placeholder_ts: str
     requested_at: datetime
 
+    @classmethod
+    def offline(
+        cls, run_id: str, incident_id: str, channel_name: str, text: str, window: Window
+    ) -> TriageRequest:
+        """A request with no Slack behind it (the CLI, a backtest): no team, channel or placeholder."""
+        return cls(
+            run_id=run_id, incident_id=incident_id, team_id="", channel_id="", channel_name=channel_name,
+            requester_id="", text=text, window=window, placeholder_ts="", requested_at=window.end,
+        )  # fmt: skip
+
 
 class ChannelMessage(BaseModel):
     ts: str

@@ -27,6 +27,7 @@ from workers.settings import Settings
 from workers.slack.client import make_client
 from workers.triage.board import Board
 from workers.triage.engine import Engine
+from workers.triage.vocabulary import use_vocabulary
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class EvidenceDeps:
 
 
 def build_engine(settings: Settings) -> Engine:
-    """The triage engine; its prompts are checked now, so a broken template stops start-up."""
+    """The triage engine; its prompts and vocabulary are checked now, so a broken file stops start-up."""
+    use_vocabulary(settings.evidence.vocabulary_file)
     prompts = PromptLoader(settings.llm.prompts_dir)
     if problems := prompts.check():
         raise ConfigError([f"PROMPTS_DIR: {p}" for p in problems])

@@ -153,13 +153,16 @@ class EvidenceSettings(BaseSettings):
         5_000_000, ge=1, le=100_000_000, description="lines read per source and window; the newest are kept"
     )
     encodings_dir: Path | None = Field(None, description="extra tiktoken encoding files, <name>.tiktoken")
+    vocabulary_file: Path | None = Field(
+        None, description="failure mechanisms and change events (default: the packaged vocabulary.yaml)"
+    )
 
-    @field_validator("sources_file", "encodings_dir", mode="before")
+    @field_validator("sources_file", "encodings_dir", "vocabulary_file", mode="before")
     @classmethod
     def _blank_is_unset(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
-    @field_validator("sources_file")
+    @field_validator("sources_file", "vocabulary_file")
     @classmethod
     def _file_exists(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():

@@ -116,11 +116,14 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
     _write_logs(logs, now)
     started = time.monotonic()
     cli = [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "triage"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}
+    env["REDIS_EMBEDDED_DIR"] = str(tmp_path / "redis")  # the knowledge base, empty here
     done = subprocess.run(
         [*cli, "since 10:50", "--logs", str(logs), "--budget", "600"],
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -130,10 +133,14 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
     assert "new error ×300" in out and "> 2026-03-14T11:04:57Z ERROR orders-api redis timeout" in out
     assert SECRET not in out
     assert "Triage (evidence-only mode: no LLM is configured)" in out
-    assert re.search(r"H1 \[low\] the service started logging `.*orders-api redis timeout", out)
+    assert (
+        "H1 [low] Symptom without a known mechanism: error lines in the service (new, ×300 since 10:50)"
+        in out
+    )
+    assert re.search(r"\n    `.*orders-api redis timeout after <DURATION>", out)  # the template, whole, below
     assert time.monotonic() - started < 30
 
     bad = subprocess.run(
-        [*cli, "since 25:99", "--logs", str(logs)], capture_output=True, text=True, timeout=60
+        [*cli, "since 25:99", "--logs", str(logs)], capture_output=True, text=True, timeout=60, env=env
     )
     assert bad.returncode == 2 and "not a time of day" in bad.stderr

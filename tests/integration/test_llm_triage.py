@@ -92,7 +92,7 @@ def test_grounded_answer_with_hypotheses_board_and_a_redacted_prompt(
     assert "payments-svc pool exhausted by retries" in text and "solar flare" not in text
     assert "(capped from high)" in text and "Suggested: `rollback payments-svc`" in text
     assert "LLM `gpt-4o-mini`" in text and "grounding: 1 dropped, 1 downgraded" in text
-    assert "prompts triage/system v1, triage/user v1" in text
+    assert "prompts triage/system v1, triage/user v2" in text
     assert [e["action_id"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
         ids.HYP_SUPPORT,
         ids.HYP_REJECT,

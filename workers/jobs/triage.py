@@ -21,7 +21,7 @@ from workers.evidence.investigate import Evidence, investigate
 from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
-from workers.knowledge.service import KnowledgeDeps
+from workers.knowledge.service import KnowledgeDeps, evidence_signature
 from workers.llm.budget import Budget
 from workers.logconfig import secret_values
 from workers.models import (
@@ -43,7 +43,6 @@ from workers.triage.views import evidence_view
 
 HISTORY_PAGE = 200
 DETAILS_BLOCK = "triage-details"
-SIGNATURE_IN_QUERY = 5  # templates added to the search text
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
@@ -72,8 +71,9 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             request.placeholder_ts,
         )
         report = rt.ladder.classify(report, service, origin, rt.redis.client)
+        signature = evidence_signature(ctx.evidence)
         rt.incidents.record_findings(
-            request.incident_id, request.text or report.summary.what, service, _signature(ctx.evidence)
+            request.incident_id, request.text or report.summary.what, service, signature
         )
         if ctx.evidence is not None:
             milestones.record(
@@ -212,7 +212,7 @@ async def assemble(
     known: KnowledgeView | None = None
     if knowledge is not None:
         try:
-            known = await asyncio.to_thread(_similar, knowledge, req.text, view)
+            known = await asyncio.to_thread(knowledge.for_evidence, req.text, view)
         except Exception as exc:  # the answer goes out without this part rather than not at all
             gaps.append(f"knowledge base: {_why(exc)}")
     if isinstance(info, BaseException):
@@ -264,18 +264,6 @@ async def _evidence(
         redactor=redactor,
         request=req.lines,
     )
-
-
-def _signature(view: EvidenceView | None) -> list[str]:
-    """The incident's log signature: the templates that are new or surging."""
-    return [e.template for e in view.entries if e.kind in ("new", "surging")] if view else []
-
-
-def _similar(knowledge: KnowledgeDeps, text: str, view: EvidenceView | None) -> KnowledgeView:
-    """Past incidents like this one, by what was said and by the log templates that are new or surging."""
-    signature = _signature(view)
-    query = " ".join([text, *signature[:SIGNATURE_IN_QUERY]]).strip()
-    return knowledge.similar(query, signature, view.service if view else "")
 
 
 def _sources(evidence: Evidence) -> list[str]:

@@ -15,21 +15,24 @@ the knowledge base count as rare terms, which keeps unrelated queries low (novel
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import time
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-import bm25s
 import httpx
 import numpy as np
 
+from workers.knowledge import snapshot
+from workers.knowledge.doctable import DocTable
 from workers.knowledge.embeddings import Embedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord
+from workers.knowledge.postings import Postings
 from workers.knowledge.textmatch import TOKEN, signature_overlap, template_tokens, tokenize
 
 W_BM25 = 1.0  # lexical match of the incident text
@@ -38,7 +41,9 @@ W_SIGNATURE = 0.8  # overlap of masked log templates, when the query has some
 W_SERVICE = 0.05  # bonus when the record names one of the query's services
 NOVELTY_THRESHOLD = 0.25  # calibrated on tests/benchmarks/bench_kb.py (separating cut 0.245)
 CANDIDATES = 100  # per retriever (text, signature, dense) before exact scoring
-BM25_K1, BM25_B = 1.2, 0.75  # Lucene's defaults
+DIGEST_CHARS = 32  # of a record's content hash, to tell a changed record from a re-ingested one
+SIGNATURE_CACHE = 8192  # distinct record signatures kept tokenized
+COMPACT_POSTINGS = 500_000  # postings added since the last compaction that trigger one
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
 EMBED_BATCH = 64
 SNIPPET_CHARS = 300
@@ -66,133 +71,192 @@ class Novelty:
     reason: str
 
 
-def novelty(matches: Sequence[Match], *, threshold: float = NOVELTY_THRESHOLD) -> Novelty:
-    """Novel when no match scores above `threshold`; the score is 1 − the best match's score."""
+def novelty(matches: Sequence[Match], *, threshold: float = NOVELTY_THRESHOLD, how: str = "") -> Novelty:
+    """Novel when no match scores above `threshold`; the score is 1 − the best match's score. The
+    reason gives the score, the threshold (and `how` it was set) and the nearest past incident."""
     best = max(matches, key=lambda m: m.score, default=None)
+    basis = f"threshold {threshold:.2f}" + (f", {how}" if how else "")
     if best is None or best.score <= threshold:
-        closest = f" (closest: {best.record_id} at {best.score:.2f})" if best else ""
+        closest = f"; nearest: {best.record_id} ({best.title}) at {best.score:.2f}" if best else ""
         return Novelty(
             1.0 - (best.score if best else 0.0),
             True,
-            f"no past incident scores above {threshold:.2f}{closest}",
+            f"no past incident scores above the novelty {basis}{closest}",
         )
-    return Novelty(1.0 - best.score, False, f"{best.record_id} matches at {best.score:.2f}")
+    return Novelty(1.0 - best.score, False, f"{best.record_id} matches at {best.score:.2f} (novelty {basis})")
 
 
-@dataclass
-class _Doc:
-    """What the index derives once per record content."""
-
-    record: IncidentRecord
-    digest: str
-    tokens: list[str]
-    sig_tokens: list[str]
-    signature: list[tuple[str, ...]]
-    passages: list[tuple[str, frozenset[str]]]
-
-    @classmethod
-    def of(cls, record: IncidentRecord) -> _Doc:
-        text = record.searchable_text()
-        sig = [template_tokens(t) for t in record.log_signature]
-        seen = dict.fromkeys(p.strip() for p in _PASSAGE_SPLIT.split(text) if p.strip())
-        return cls(
-            record=record,
-            digest=hashlib.sha256((text + "\x00" + "\n".join(record.log_signature)).encode()).hexdigest(),
-            tokens=tokenize(text),
-            sig_tokens=[t for tpl in sig for t in tpl if t != "<*>"],
-            signature=sig,
-            passages=[(p, frozenset(tokenize(p))) for p in seen],
-        )
+def _derive(record: IncidentRecord) -> tuple[str, str, str, list[str], list[str]]:
+    """A record's digest, services, signature, text tokens and signature tokens."""
+    text = record.searchable_text()
+    sig = [template_tokens(t) for t in record.log_signature]
+    digest = hashlib.sha256((text + "\x00" + "\n".join(record.log_signature)).encode()).hexdigest()
+    services = "\n".join(s.lower() for s in record.services)
+    sig_tokens = [t for tpl in sig for t in tpl if t != "<*>"]
+    return digest[:DIGEST_CHARS], services, "\n".join(record.log_signature), tokenize(text), sig_tokens
 
 
 @dataclass
 class KnowledgeIndex:
-    """Records plus a BM25 matrix over their text (and one over their log templates)."""
+    """BM25 postings over the records' text and log templates, updated record by record.
+
+    Built from records (`build`) it keeps them in memory; refreshed from a store it keeps only the
+    postings and a few strings per record, and reads the records it returns from the store. A
+    snapshot of the postings in the store's Redis lets a new process (the CLI) start from it and
+    apply only the changes made since."""
 
     embedder: Embedder | None = None
-    docs: list[_Doc] = field(default_factory=list)
-    rebuilds: int = 0
+    rebuilds: int = 0  # full builds (from records, from the store, or from a snapshot)
     dense_error: str = ""
-    _by_id: dict[str, _Doc] = field(default_factory=dict, repr=False)
+    _table: DocTable = field(default_factory=DocTable, repr=False)  # by document number; tombstones too
+    _slot: dict[str, int] = field(default_factory=dict, repr=False)  # record id → live document number
+    _text: Postings = field(default_factory=Postings, repr=False)
+    _sig: Postings = field(default_factory=Postings, repr=False)
+    _records: dict[str, IncidentRecord] | None = field(default=None, repr=False)
+    _store: Any = field(default=None, repr=False)
     _embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    _text: Any = field(default=None, repr=False)
-    _sig: Any = field(default=None, repr=False)
-    _df: Counter[str] = field(default_factory=Counter, repr=False)
-    _avg_len: float = 1.0
     _matrix: np.ndarray | None = field(default=None, repr=False)
     _dense_failed_at: float = -math.inf
     _stream_id: str = "0"
     _version: int | None = None
+    _since_snapshot: int = 0
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def ids(self) -> list[str]:
+        return sorted(self._slot)
 
     def build(self, records: Sequence[IncidentRecord]) -> None:
-        """Replace the contents with `records` (derived data of unchanged records is reused)."""
-        old, self._by_id = self._by_id, {}
+        """Replace the contents with `records`, kept in memory."""
+        self._reset()
+        self._records = {}
         for r in records:
-            prev = old.get(r.id)
-            doc = _Doc.of(r)
-            self._by_id[r.id] = prev if prev is not None and prev.digest == doc.digest else doc
-        self._reindex()
+            self._put(r)
+        self.rebuilds += 1
+
+    def _reset(self) -> None:
+        self._table, self._slot, self._text, self._sig = DocTable(), {}, Postings(), Postings()
+        self._matrix = None
+
+    def _put(self, record: IncidentRecord) -> bool:
+        """Index a new or changed record; False when it is unchanged."""
+        digest, services, signature, tokens, sig_tokens = _derive(record)
+        old = self._slot.get(record.id)
+        if self._records is not None:
+            self._records[record.id] = record
+        if old is not None and self._table.digests[old] == digest:
+            return False
+        if old is not None:
+            self._drop(old)
+        n = self._text.add(tokens)
+        self._sig.add(sig_tokens)
+        self._table.append(record.id, digest, services, signature)
+        self._slot[record.id] = n
+        self._matrix = None
+        if self._text.pending > COMPACT_POSTINGS:  # bounded memory while a large base is read
+            self.compact()
+        return True
+
+    def _drop(self, n: int) -> None:
+        self._text.remove(n)
+        self._sig.remove(n)
+        self._slot.pop(self._table.ids[n], None)
+        self._matrix = None
+
+    def remove(self, record_id: str) -> bool:
+        n = self._slot.get(record_id)
+        if n is None:
+            return False
+        self._drop(n)
+        if self._records is not None:
+            self._records.pop(record_id, None)
+        return True
+
+    def compact(self) -> None:
+        """Fold recent changes into the arrays and forget removed records."""
+        keep = self._text.compact()
+        self._sig.compact()
+        self._table.keep(keep)
+        self._slot = {rid: n for n, rid in enumerate(self._table.ids)}
+        self._matrix = None
 
     def refresh(self, store: Any) -> bool:
         """Apply the store's changes since the last refresh; True when anything changed."""
         version = int(store.version())
         if version == self._version:
             return False
-        changes, last = store.changes_since(self._stream_id)
-        changed = bool(changes)
+        changed = False
         if self._stream_id == "0":
-            self.build(store.all())
+            self._store, self._records = store, None
+            saved = snapshot.read(store)
+            if saved is not None:
+                self._restore(saved)
+            else:
+                # The stream's end before reading the records: a change in between is applied again.
+                last = store.last_change() if hasattr(store, "last_change") else store.changes_since("0")[1]
+                self._reset()
+                for record in store.iter_records() if hasattr(store, "iter_records") else store.all():
+                    self._put(record)
+                self._stream_id = last or "0"
+                self.save(store)
+            self.rebuilds += 1
             changed = True
-        else:
-            for op, rid in changes:
-                rec = store.get(rid) if op == "upsert" else None
-                if rec is None:
-                    self._by_id.pop(rid, None)
-                else:
-                    prev = self._by_id.get(rid)
-                    doc = _Doc.of(rec)
-                    self._by_id[rid] = prev if prev is not None and prev.digest == doc.digest else doc
-            if changed:
-                self._reindex()
+        changes, last = store.changes_since(self._stream_id)
+        for op, rid in dict((rid, (op, rid)) for op, rid in changes).values():  # the last change per record
+            rec = store.get(rid) if op == "upsert" else None
+            changed = (self._put(rec) if rec is not None else self.remove(rid)) or changed
+        self._since_snapshot += len(changes)
         self._stream_id, self._version = last or self._stream_id, version
+        if self._since_snapshot >= snapshot.EVERY_CHANGES:
+            self.save(store)
         return changed
 
-    def _reindex(self) -> None:
-        self.docs = list(self._by_id.values())
-        self.rebuilds += 1
-        self._matrix = None
-        self._text = self._sig = None
-        self._df = Counter(t for d in self.docs for t in set(d.tokens))
-        self._avg_len = sum(len(d.tokens) for d in self.docs) / max(1, len(self.docs))
-        if self.docs:
-            self._text = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-            self._text.index([d.tokens or [""] for d in self.docs], show_progress=False)
-            if any(d.sig_tokens for d in self.docs):
-                self._sig = bm25s.BM25(k1=BM25_K1, b=BM25_B)
-                self._sig.index([d.sig_tokens or [""] for d in self.docs], show_progress=False)
-        live = {d.digest for d in self.docs}
-        self._embeddings = {k: v for k, v in self._embeddings.items() if k in live}
+    def save(self, store: Any) -> None:
+        """Write the compacted index as the store's snapshot (see `snapshot`)."""
+        self.compact()
+        meta = {"format": snapshot.FORMAT, "stream_id": self._stream_id, "docs": len(self._table)}
+        fields: dict[str, bytes | str] = {"meta": json.dumps(meta), "text": self._text.dump()}
+        snapshot.write(store, {**fields, "sig": self._sig.dump(), **self._table.dump()})
+        self._since_snapshot = 0
 
-    def _bm25_reference(self, terms: Sequence[str]) -> float:
+    def _restore(self, saved: dict[str, bytes]) -> None:
+        self._reset()
+        self._table = DocTable.load(saved, DIGEST_CHARS)
+        self._slot = {rid: n for n, rid in enumerate(self._table.ids)}
+        self._text, self._sig = Postings.load(saved["text"]), Postings.load(saved["sig"])
+        self._stream_id = json.loads(saved["meta"])["stream_id"]
+        self._since_snapshot = 0
+
+    def _record(self, record_id: str) -> IncidentRecord | None:
+        if self._records is not None:
+            return self._records.get(record_id)
+        return self._store.get(record_id) if self._store is not None else None
+
+    def _bm25_reference(self, postings: Postings, terms: Sequence[str]) -> float:
         """The BM25 upper bound of the query (term frequency part → 1); unknown terms as df=1."""
-        n = len(self.docs)
-        return sum(math.log(1 + (n - df + 0.5) / (df + 0.5)) for df in (self._df.get(t, 1) for t in terms))
+        return sum(postings.idf(postings.doc_freq(t) or 1) for t in terms)
 
     def _dense(self, text: str) -> np.ndarray | None:
-        """Cosine similarity of every record to `text`, or None (reason in `dense_error`)."""
+        """Cosine similarity of every document to `text`, or None (reason in `dense_error`)."""
         if self.embedder is None:
             self.dense_error = "no embedder configured"
             return None
         if time.monotonic() - self._dense_failed_at < DENSE_RETRY_S:
             return None
         try:
-            missing = [d for d in self.docs if d.digest not in self._embeddings]
+            missing = [
+                (rid, digest)
+                for n, (rid, digest) in enumerate(zip(self._table.ids, self._table.digests, strict=True))
+                if digest not in self._embeddings and self._text.live[n]
+            ]
             for i in range(0, len(missing), EMBED_BATCH):
-                batch = missing[i : i + EMBED_BATCH]
-                for d, vec in zip(
-                    batch, self.embedder.embed([d.record.searchable_text() for d in batch]), strict=True
-                ):
-                    self._embeddings[d.digest] = _unit(vec)
+                batch = [
+                    (d, r) for rid, d in missing[i : i + EMBED_BATCH] if (r := self._record(rid)) is not None
+                ]
+                vectors = self.embedder.embed([r.searchable_text() for _, r in batch])
+                for (d, _), vec in zip(batch, vectors, strict=True):
+                    self._embeddings[d] = _unit(vec)
                     self._matrix = None
             query = _unit(self.embedder.embed([text])[0])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -200,9 +264,11 @@ class KnowledgeIndex:
             self.dense_error = f"embeddings unavailable: {type(exc).__name__}: {exc}"[:200]
             return None
         if self._matrix is None:
-            self._matrix = np.vstack([self._embeddings[d.digest] for d in self.docs])
+            width = len(query)
+            zero = np.zeros(width, dtype=np.float32)
+            self._matrix = np.vstack([self._embeddings.get(d, zero) for d in self._table.digests] or [zero])
         self.dense_error = ""
-        sims: np.ndarray = np.clip(self._matrix @ query, 0.0, 1.0)
+        sims: np.ndarray = np.clip(self._matrix[: len(self._table)] @ query, 0.0, 1.0)
         return sims
 
     def search(
@@ -214,76 +280,91 @@ class KnowledgeIndex:
         k: int = 5,
         feedback: FeedbackStore | None = None,
         incident_type: str = "",
+        exclude: str = "",
     ) -> list[Match]:
-        """The `k` records most like the query, best first, each with its score broken down."""
-        if not self.docs or k <= 0:
+        """The `k` records most like the query, best first, each with its score broken down; `exclude`
+        leaves one record out (leave-one-out calibration)."""
+        if not self._slot or k <= 0:
             return []
         terms = list(dict.fromkeys(tokenize(text)))
-        known = [t for t in terms if t in self._df]
-        bm25 = np.zeros(len(self.docs), dtype=np.float32)
+        known = [t for t in terms if self._text.doc_freq(t)]
+        bm25 = np.zeros(len(self._table), dtype=np.float32)
         if known:
-            bm25 = np.clip(self._text.get_scores(known) / self._bm25_reference(terms), 0.0, 1.0)
+            bm25 = np.clip(self._text.scores(known) / self._bm25_reference(self._text, terms), 0.0, 1.0)
         query_sig = [t for t in (template_tokens(s) for s in signature) if t]
         dense = self._dense(text) if terms else None
         pool = set(_top(bm25, CANDIDATES))
         sig_terms = [t for tpl in query_sig for t in tpl if t != "<*>"]
-        if self._sig is not None and (
-            sig_known := [t for t in dict.fromkeys(sig_terms) if t in self._sig.vocab_dict]
-        ):
-            pool.update(_top(self._sig.get_scores(sig_known), CANDIDATES))
+        if sig_known := [t for t in dict.fromkeys(sig_terms) if self._sig.doc_freq(t)]:
+            pool.update(_top(self._sig.scores(sig_known), CANDIDATES))
         if dense is not None:
             pool.update(_top(dense, CANDIDATES))
         wanted = {s.lower() for s in services}
         weights = W_BM25 + (W_DENSE if dense is not None else 0.0)
         scored: list[tuple[float, int, dict[str, float]]] = []
+        overlaps: dict[str, float] = {}
         for i in pool:
-            doc = self.docs[i]
+            if not self._text.live[i] or self._table.ids[i] == exclude:
+                continue
+            doc_signature = self._table.signature(i)
+            doc_sig = _signature_tokens(doc_signature)
+            if query_sig and doc_signature not in overlaps:  # records share signatures: once per query
+                overlaps[doc_signature] = signature_overlap(query_sig, doc_sig)
             parts = {
                 "bm25": float(bm25[i]),
                 "dense": float(dense[i]) if dense is not None else 0.0,
-                "signature": signature_overlap(query_sig, doc.signature) if query_sig else 0.0,
-                "service": 1.0 if wanted & {s.lower() for s in doc.record.services} else 0.0,
+                "signature": overlaps.get(doc_signature, 0.0),
+                "service": 1.0 if wanted & set(self._table.services(i).split("\n")) else 0.0,
                 "feedback": 0.0,
             }
             base = W_BM25 * parts["bm25"] + W_DENSE * parts["dense"] + W_SIGNATURE * parts["signature"]
-            used = weights + (W_SIGNATURE if query_sig and doc.signature else 0.0)
+            used = weights + (W_SIGNATURE if query_sig and doc_sig else 0.0)
             scored.append((base / used + W_SERVICE * parts["service"], i, parts))
         scored.sort(key=lambda s: (-s[0], s[1]))
         scored = scored[: max(4 * k, 20)]
         if feedback is not None and incident_type:
-            adj = feedback.adjustments(incident_type, [self.docs[i].record.id for _, i, _ in scored])
+            adj = feedback.adjustments(incident_type, [self._table.ids[i] for _, i, _ in scored])
             for n, (score, i, parts) in enumerate(scored):
-                parts["feedback"] = adj[self.docs[i].record.id]
+                parts["feedback"] = adj[self._table.ids[i]]
                 scored[n] = (score + parts["feedback"], i, parts)
             scored.sort(key=lambda s: (-s[0], s[1]))
         skipped = "" if dense is not None else self.dense_error or "no query terms"
-        return [self._match(self.docs[i], min(1.0, s), p, terms, skipped) for s, i, p in scored[:k] if s > 0]
-
-    def _match(
-        self, doc: _Doc, score: float, parts: dict[str, float], terms: Sequence[str], skipped: str
-    ) -> Match:
-        r = doc.record
-        verified = [t for t in r.triplets if t.verified] or r.triplets
-        root_cause = (r.root_causes[0] if r.root_causes else "") or (
-            verified[0].root_cause if verified else ""
-        )
-        fix = (
-            r.resolution
-            or (verified[0].fix if verified else "")
-            or (r.action_items[0] if r.action_items else "")
-        )
-        link = next((u for u in r.links if _LINK.match(u)), "")
-        return Match(
-            r.id, r.title, round(score, 4), _snippet(doc, terms), root_cause, fix, parts, skipped, link
-        )
+        out: list[Match] = []
+        for score, i, parts in scored:
+            if len(out) == k or score <= 0:
+                break
+            record = self._record(self._table.ids[i])
+            if record is not None:
+                out.append(_match(record, min(1.0, score), parts, terms, skipped))
+        return out
 
 
-def _snippet(doc: _Doc, terms: Sequence[str]) -> str:
+@lru_cache(maxsize=SIGNATURE_CACHE)
+def _signature_tokens(signature: str) -> tuple[tuple[str, ...], ...]:
+    """A record's templates as tokens; records share templates, so a bounded cache serves most."""
+    return tuple(template_tokens(t) for t in signature.split("\n")) if signature else ()
+
+
+def _match(
+    r: IncidentRecord, score: float, parts: dict[str, float], terms: Sequence[str], skipped: str
+) -> Match:
+    verified = [t for t in r.triplets if t.verified] or r.triplets
+    root_cause = (r.root_causes[0] if r.root_causes else "") or (verified[0].root_cause if verified else "")
+    fix = (
+        r.resolution or (verified[0].fix if verified else "") or (r.action_items[0] if r.action_items else "")
+    )
+    link = next((u for u in r.links if _LINK.match(u)), "")
+    return Match(r.id, r.title, round(score, 4), _snippet(r, terms), root_cause, fix, parts, skipped, link)
+
+
+def _snippet(record: IncidentRecord, terms: Sequence[str]) -> str:
     """The passage sharing most query terms, cut to SNIPPET_CHARS around the first shared term."""
-    if not doc.passages:
+    seen = dict.fromkeys(p.strip() for p in _PASSAGE_SPLIT.split(record.searchable_text()) if p.strip())
+    passages = [(p, frozenset(tokenize(p))) for p in seen]
+    if not passages:
         return ""
     wanted = set(terms)
-    text, toks = max(doc.passages, key=lambda p: len(p[1] & wanted))
+    text, toks = max(passages, key=lambda p: len(p[1] & wanted))
     if len(text) <= SNIPPET_CHARS:
         return text
     hits = [m.start() for m in TOKEN.finditer(text.lower()) if m.group() in wanted and m.group() in toks]

@@ -8,14 +8,18 @@ from dataclasses import dataclass, field
 
 import redis
 
+from workers.knowledge import calibrate as calibration
 from workers.knowledge.embeddings import HttpEmbedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex, Match, novelty
 from workers.knowledge.store import KnowledgeStore
-from workers.models import KnowledgeView, SimilarIncident
+from workers.models import EvidenceView, KnowledgeView, SimilarIncident
 from workers.settings import LLMSettings
+from workers.triage.vocabulary import Term, default_vocabulary
 
 EMBEDDINGS_TIMEOUT_S = 10
+SIGNATURE_IN_QUERY = 5  # templates added to the search text
+ANOMALOUS = ("new", "surging")
 
 
 @dataclass
@@ -42,7 +46,9 @@ class KnowledgeDeps:
         with self._lock:
             self.index.refresh(self.store)
 
-    def _matches(self, text: str, signature: Sequence[str], service: str, k: int) -> list[Match]:
+    def _matches(
+        self, text: str, signature: Sequence[str], service: str, k: int, exclude: str = ""
+    ) -> list[Match]:
         with self._lock:  # the bot searches from many threads; the index refreshes in place
             self.index.refresh(self.store)
             return self.index.search(
@@ -52,21 +58,75 @@ class KnowledgeDeps:
                 k=k,
                 feedback=self.feedback,
                 incident_type=service or "unknown",
+                exclude=exclude,
             )
 
     def search(self, text: str, *, k: int = 8) -> list[SimilarIncident]:
         return [_similar(m) for m in self._matches(text, (), "", k)]
 
-    def similar(self, text: str, signature: Sequence[str], service: str, k: int = 5) -> KnowledgeView:
-        matches = self._matches(text, signature, service, k)
-        verdict = novelty(matches)
+    def similar(
+        self,
+        text: str,
+        signature: Sequence[str],
+        service: str,
+        k: int = 5,
+        shown: Sequence[Term] = (),
+        exclude: str = "",
+    ) -> KnowledgeView:
+        """Past incidents above the novelty threshold (calibrated on this knowledge base when
+        `kb calibrate` has run, else the default), and whether this incident looks novel: not when a
+        past incident among the `k` nearest had, as its root cause, a mechanism or change the
+        evidence `shown` names, whatever its score."""
+        matches = self._matches(text, signature, service, k, exclude)
+        cal = calibration.load(self.feedback.client)
+        threshold = cal.threshold if cal is not None and cal.calibrated else NOVELTY_THRESHOLD
+        how = f"by leave-one-out on {cal.queried} past incidents" if cal and cal.calibrated else "default"
+        verdict = novelty(matches, threshold=threshold, how=how)
+        above = [m for m in matches if m.score > threshold]
+        reason = verdict.reason
+        names = {t.id: t.name for t in shown}
+        vocabulary = default_vocabulary()
+        same = next((m for m in matches if vocabulary.cause_of(f"{m.root_cause} {m.title}") in names), None)
+        if verdict.novel and same is not None:
+            cause = names[vocabulary.cause_of(f"{same.root_cause} {same.title}")]
+            reason = (
+                f"{same.record_id} had the same cause ({cause}) as today's logs show, although its "
+                f"score {same.score:.2f} is below the novelty threshold {threshold:.2f}"
+            )
+            above = [same]
         return KnowledgeView(
             incident_type=service or "unknown",
-            matches=[_similar(m) for m in matches if m.score > NOVELTY_THRESHOLD],
+            matches=[_similar(m) for m in above],
             novelty=verdict.score,
-            novel=verdict.novel,
-            reason=verdict.reason,
+            novel=verdict.novel and same is None,
+            reason=reason,
         )
+
+    def for_evidence(self, text: str, view: EvidenceView | None, exclude: str = "") -> KnowledgeView:
+        """What /triage and `incident-copilot triage` ask: past incidents like this one, by what was
+        said, the mechanisms the logs show and the log templates that are new or surging (`exclude`:
+        a past incident to leave out, when it is the one being replayed)."""
+        signature = evidence_signature(view)
+        anomalous = [e.exemplar or e.template for e in view.entries if e.kind in ANOMALOUS] if view else []
+        shown = default_vocabulary().terms_in(anomalous)
+        query = " ".join([text, *(t.name for t in shown), *signature[:SIGNATURE_IN_QUERY]]).strip()
+        return self.similar(query, signature, view.service if view else "", shown=shown, exclude=exclude)
+
+    def calibrate(self) -> calibration.Calibration:
+        """Leave-one-out over the whole knowledge base; stored, so every process uses the threshold."""
+        with self._lock:
+            self.index.refresh(self.store)
+            records = self.store.all()
+            groups = calibration.feedback_groups(self.feedback.client)
+            result = calibration.calibrate(self.index, records, groups=groups)
+        result.kb_version = self.store.version()
+        calibration.save(self.feedback.client, result)
+        return result
+
+
+def evidence_signature(view: EvidenceView | None) -> list[str]:
+    """An incident's log signature: the templates that are new or surging."""
+    return [e.template for e in view.entries if e.kind in ANOMALOUS] if view else []
 
 
 def _similar(m: Match) -> SimilarIncident:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -94,15 +94,26 @@ class KnowledgeStore:
 
     def all(self) -> list[IncidentRecord]:
         """Every record, sorted by id, read in pipelined chunks."""
+        return list(self.iter_records())
+
+    def iter_records(self) -> Iterator[IncidentRecord]:
+        """Every record, sorted by id, a chunk at a time in memory."""
         ids = self.ids()
-        out: list[IncidentRecord] = []
         for start in range(0, len(ids), READ_CHUNK):
             with self._r.pipeline(transaction=False) as pipe:
                 for record_id in ids[start : start + READ_CHUNK]:
                     pipe.get(record_key(record_id))
                 raws = pipe.execute()
-            out += [IncidentRecord.model_validate_json(raw) for raw in raws if raw is not None]
-        return out
+            yield from (IncidentRecord.model_validate_json(raw) for raw in raws if raw is not None)
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._r
+
+    def last_change(self) -> str:
+        """The id of the latest change in the stream ("0" when there is none)."""
+        last = self._r.xrevrange(CHANGES, "+", "-", count=1)
+        return as_text(last[0][0]) if last else "0"
 
     def version(self) -> int:
         """Incremented per change: equal versions mean nothing changed."""

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workers.errors import ConfigError
+from workers.yamllines import validated
 
 Level = Literal["observe", "suggest", "act"]
 BudgetState = Literal["healthy", "burning", "exhausted"]
 LEVELS: tuple[Level, ...] = ("observe", "suggest", "act")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -113,40 +111,7 @@ class PolicyFile(_Strict):
 def load_policy(path: Path) -> PolicyFile:
     """The policy in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
     text = path.read_text()
-    try:
-        data = yaml.load(text, Loader=_Loader) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError([f"{path}{line}: malformed YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1: a policy file is a mapping (version, deny, actions, slos, …)"])
-    try:
-        policy = PolicyFile.model_validate(data)
-    except ValidationError as exc:
-        root = yaml.compose(text, Loader=_Loader)
-        raise ConfigError(
-            [
-                f"{path}:{_line(root, e['loc'])}: {'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}"
-                for e in exc.errors()
-            ]
-        ) from exc
+    policy = validated(path, text, PolicyFile, "a policy file is a mapping (version, deny, actions, slos, …)")
     policy.sha256 = hashlib.sha256(text.encode()).hexdigest()
     policy.source = str(path)
     return policy
-
-
-def _line(node: Any, loc: tuple[int | str, ...]) -> int:
-    """The 1-based line of the deepest node of `loc` that exists in the YAML."""
-    line = int(node.start_mark.line) + 1 if node is not None else 1
-    for step in loc:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(step)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        else:
-            node = None
-        if node is None:
-            break
-        line = int(node.start_mark.line) + 1
-    return line

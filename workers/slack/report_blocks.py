@@ -32,6 +32,7 @@ STATUS_BADGE = {
 CHECKS_SHOWN = 3
 REFS_SHOWN = 4
 STATEMENT_MAX = 500
+DETAIL_MAX = 700
 
 
 def progress(ctx_line: str, run_id: str) -> tuple[str, list[Block]]:
@@ -133,6 +134,8 @@ def _hypothesis(h: Hypothesis, report: TriageReport) -> str:
         f"`{h.id}` *{h.confidence}*{was}{' · ' + badge if badge else ''}",
         clip(neutralise(h.statement), STATEMENT_MAX),
     ]
+    if h.detail:
+        lines.append(clip(neutralise(h.detail), DETAIL_MAX))
     refs = []
     for ref in h.evidence[:REFS_SHOWN]:
         quote = f" “{clip(neutralise(ref.quote), 160)}”" if ref.quote else ""

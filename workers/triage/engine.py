@@ -15,10 +15,12 @@ from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader, RenderedPrompt
 from workers.models import ChannelMessage, EvidenceEntry, IncidentContext, SimilarIncident
 from workers.redaction import ConsistentRedactor, EgressRecord, prepare_egress
+from workers.triage.causes import find_causes
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.grounding import GroundingContext, ground
 from workers.triage.novelty import apply_novelty
 from workers.triage.report import MAX_HYPOTHESES, ModelReport, PromptInfo, TriageReport, Usage
+from workers.triage.vocabulary import default_vocabulary
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +91,7 @@ class Engine:
             gaps=ctx.gaps,
             service=ctx.evidence.service if ctx.evidence is not None else "",
             entries=_entries(ctx),
+            causes=_causes(ctx),
             matches=_matches(ctx),
             messages=ctx.messages,
         )
@@ -134,6 +137,20 @@ class Engine:
 
 def _entries(ctx: IncidentContext) -> list[EvidenceEntry]:
     return list(ctx.evidence.entries) if ctx.evidence is not None else []
+
+
+def _causes(ctx: IncidentContext) -> list[str]:
+    """The vocabulary's mechanisms and changes in the shown evidence, ranked, one line each."""
+    out = []
+    for c in find_causes(ctx, default_vocabulary()).causes:
+        when = f", first {c.onset:%H:%M}" if c.onset else ""
+        after = f", after {c.trigger[0].name.lower()} [{c.trigger[1].template_id}]" if c.trigger else ""
+        then = ", ".join(e.template_id for e in c.explains)
+        ids = ", ".join(e.template_id for e in c.entries)
+        out.append(
+            f"{c.term.name} ({c.kind}) [{ids}]{when}{after}" + (f"; followed by {then}" if then else "")
+        )
+    return out
 
 
 def _matches(ctx: IncidentContext) -> list[SimilarIncident]:

@@ -1,13 +1,18 @@
-"""Hypotheses without an LLM: known patterns (similar past incidents, by text and log signature) and the
-strongest log anomalies, in the same report the LLM path produces. Never more than medium confidence.
+"""Hypotheses without an LLM, in the same report the LLM path produces. Never more than medium confidence.
+
+First the causes the log evidence names (failure mechanisms and change events of the vocabulary, at any
+severity, ordered causally by `causes.find_causes`), each citing the past incidents that had the same
+cause; then similar past incidents that match no such cause; then symptoms no cause explains. Each
+hypothesis is one claim line that opens with the mechanism, and a detail with the chain below it.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from workers.knowledge.search import NOVELTY_THRESHOLD
 from workers.models import EvidenceEntry, IncidentContext, SimilarIncident
+from workers.triage.causes import Cause, Findings, find_causes
 from workers.triage.novelty import apply_novelty
 from workers.triage.report import (
     CONFIDENCE_ORDER,
@@ -20,14 +25,15 @@ from workers.triage.report import (
     Summary,
     TriageReport,
 )
+from workers.triage.vocabulary import Vocabulary, default_vocabulary
 
 ANOMALIES_SHOWN = 3
 PATTERNS_SHOWN = 3
 SHARED_WORDS = 2  # words a template must share with a past incident to count as its log evidence
 MEDIUM_SCORE = 0.5
 MEDIUM_SIGNATURE = 0.5
-_ALERTING = ("error", "warning", "warn", "critical", "fatal")
-_CHANGE = re.compile(r"\b(version|deploy\w*|rollout|release|config\w*|migrat\w*|starting|upgrad\w*)\b", re.I)
+CHAIN_LINKS = 3  # explained anomalies shown in a chain
+LINK_CHARS = 70
 _PLACEHOLDER = re.compile(r"<[^<>\s]{1,20}>")
 _WORD = re.compile(r"[a-z][a-z0-9_-]{3,}")
 # fmt: off
@@ -44,19 +50,28 @@ _FIX_ACTIONS: tuple[tuple[re.Pattern[str], ActionType], ...] = (
 )
 
 
-def evidence_only_report(ctx: IncidentContext, reason: str) -> TriageReport:
+def evidence_only_report(
+    ctx: IncidentContext, reason: str, vocabulary: Vocabulary | None = None
+) -> TriageReport:
     """The triage report the evidence alone supports, labelled evidence-only with `reason`."""
-    anomalies = _anomalies(ctx)
-    patterns = _patterns(ctx, anomalies)
-    explained = {r.id for h in patterns for r in h.evidence if r.kind == "log"}
-    unexplained = [_anomaly(e, ctx) for e in anomalies if e.template_id not in explained][:ANOMALIES_SHOWN]
-    hypotheses = (patterns + unexplained + _changes(ctx))[:MAX_HYPOTHESES]
+    vocabulary = vocabulary or default_vocabulary()
+    found = find_causes(ctx, vocabulary)
+    patterns = _patterns(ctx, found.symptoms)
+    causes: list[Hypothesis] = []
+    for cause in found.causes:
+        ids = {cause.term.id, cause.trigger[0].id if cause.trigger else ""}
+        same = [m for m, _ in patterns if vocabulary.cause_of(f"{m.root_cause} {m.title}") in ids]
+        patterns = [(m, h) for m, h in patterns if m not in same]
+        causes.append(_cause(cause, found, same, ctx))
+    explained = {r.id for _, h in patterns for r in h.evidence if r.kind == "log"}
+    unexplained = [_anomaly(e, ctx) for e in found.symptoms if e.template_id not in explained]
+    hypotheses = (causes + [h for _, h in patterns] + unexplained[:ANOMALIES_SHOWN])[:MAX_HYPOTHESES]
     for n, h in enumerate(hypotheses, 1):
         h.id = f"H{n}"
     report = TriageReport(
         mode="evidence-only",
         mode_reason=reason,
-        summary=_summary(ctx, anomalies, hypotheses),
+        summary=_summary(ctx, found, hypotheses),
         hypotheses=hypotheses,
     )
     return apply_novelty(report, ctx)
@@ -66,20 +81,80 @@ def _service(ctx: IncidentContext) -> str:
     return ctx.evidence.service if ctx.evidence is not None else ""
 
 
-def _anomalies(ctx: IncidentContext) -> list[EvidenceEntry]:
-    """New or surging errors and warnings, strongest first (the digest's order)."""
-    if ctx.evidence is None:
-        return []
-    return [e for e in ctx.evidence.entries if e.kind in ("new", "surging") and e.severity in _ALERTING]
+def _at(moment: datetime | None) -> str:
+    return f"{moment:%H:%M}" if moment else ""
 
 
-def _patterns(ctx: IncidentContext, anomalies: list[EvidenceEntry]) -> list[Hypothesis]:
-    """One hypothesis per past incident above the novelty threshold: "same cause as …"."""
+def _link(e: EvidenceEntry) -> str:
+    """One step of a chain: the template, shortened (the claim above names the mechanism)."""
+    text = e.template if len(e.template) <= LINK_CHARS else e.template[: LINK_CHARS - 1] + "…"
+    since = f" from {_at(e.first_seen)}" if e.kind == "new" and e.first_seen else ""
+    return f"`{text}` ×{e.count}{since}"
+
+
+def _cause(cause: Cause, found: Findings, past: list[SimilarIncident], ctx: IncidentContext) -> Hypothesis:
+    """A cause as one claim line opening with the mechanism, the chain and the evidence below it."""
+    term, lead = cause.term, cause.entries[0]
+    as_in = f" (as in {', '.join(m.record_id for m in past)})" if past else ""
+    if cause.kind == "mechanism":
+        after = (
+            f", after a {cause.trigger[0].name.lower()} at {_at(cause.trigger[1].first_seen)}"
+            if cause.trigger
+            else ""
+        )
+        start = (
+            f", from {_at(cause.onset)}" if cause.onset else " (surging)" if lead.kind == "surging" else ""
+        )
+        statement = f"{term.name}{as_in}{after}{start}, ×{sum(e.count for e in cause.entries)}"
+    else:
+        statement = f"{term.name}{as_in} at {_at(cause.onset)}, just before the first failures"
+    steps = (
+        [f"{cause.trigger[0].name.lower()} at {_at(cause.trigger[1].first_seen)}"] if cause.trigger else []
+    )
+    steps.append(f"{term.name.split(' (')[0].lower()} ({_link(lead)})")
+    steps += [_link(e) for e in cause.explains[:CHAIN_LINKS]]
+    detail = [f"{term.summary}." if term.summary else "", "Chain: " + " → ".join(steps)]
+    if found.anomalies > 1:
+        detail.append(f"Explains {len(cause.explains) + len(cause.entries)} of {found.anomalies} anomalies.")
+    herrings = [f"`{e.template[:LINK_CHARS]}`" for t, e in found.discounted if t.id != term.id][:2]
+    if herrings:
+        detail.append(f"Not counted (as common in the baseline): {', '.join(herrings)}.")
+    refs = [EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "") for e in cause.entries[:2]]
+    if cause.trigger:
+        refs.append(
+            EvidenceRef(kind="log", id=cause.trigger[1].template_id, quote=cause.trigger[1].exemplar or "")
+        )
+    refs += [EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "") for e in cause.explains[:1]]
+    refs += [EvidenceRef(kind="incident", id=m.record_id) for m in past]
+    short = term.name.split(" (")[0].lower()
+    checks = [f"Do the first failures follow the {short} lines at {_at(cause.onset) or 'the start'}?"]
+    if cause.trigger or cause.kind == "change":
+        what = cause.trigger[0].name.lower() if cause.trigger else term.name.lower()
+        checks.append(f"Would undoing the {what} stop it?")
+    checks += [f"Compare with {m.record_id}'s fix: {m.fix}" for m in past[:1] if m.fix]
+    medium = bool(cause.explains) and cause.onset is not None
+    confidence: Confidence = "medium" if medium else "low"
+    actions = next((a for m in past if (a := _actions(m, ctx))), [])
+    return Hypothesis(
+        id="",
+        statement=statement,
+        detail="\n".join(d for d in detail if d),
+        confidence=confidence,
+        evidence=refs,
+        checks=checks,
+        actions=actions,
+    )
+
+
+def _patterns(
+    ctx: IncidentContext, anomalies: list[EvidenceEntry]
+) -> list[tuple[SimilarIncident, Hypothesis]]:
+    """One hypothesis per similar past incident (above the novelty threshold): "same cause as …"."""
     if ctx.knowledge is None:
         return []
     matches = sorted(ctx.knowledge.matches, key=lambda m: -m.score)
-    out: list[Hypothesis] = []
-    for m in [m for m in matches if m.score > NOVELTY_THRESHOLD][:PATTERNS_SHOWN]:
+    out: list[tuple[SimilarIncident, Hypothesis]] = []
+    for m in matches[:PATTERNS_SHOWN]:
         logs = _shared_templates(m, anomalies, _service(ctx))
         medium = m.score >= MEDIUM_SCORE and m.signature >= MEDIUM_SIGNATURE and bool(logs)
         confidence: Confidence = "medium" if medium else "low"
@@ -91,16 +166,19 @@ def _patterns(ctx: IncidentContext, anomalies: list[EvidenceEntry]) -> list[Hypo
         if not logs:
             checks.append(f"Look for the log lines {m.record_id} showed: none of today's anomalies match")
         out.append(
-            Hypothesis(
-                id="",
-                statement=f"Same cause as {m.record_id}: {m.root_cause or m.title}",
-                confidence=confidence,
-                evidence=refs,
-                checks=checks,
-                actions=_actions(m, ctx),
+            (
+                m,
+                Hypothesis(
+                    id="",
+                    statement=f"Same cause as {m.record_id}: {m.root_cause or m.title}",
+                    confidence=confidence,
+                    evidence=refs,
+                    checks=checks,
+                    actions=_actions(m, ctx),
+                ),
             )
         )
-    out.sort(key=lambda h: -CONFIDENCE_ORDER[h.confidence])  # stable: best score first within a level
+    out.sort(key=lambda p: -CONFIDENCE_ORDER[p[1].confidence])  # stable: best score first within a level
     return out
 
 
@@ -134,51 +212,35 @@ def _actions(m: SimilarIncident, ctx: IncidentContext) -> list[SuggestedAction]:
 
 
 def _anomaly(e: EvidenceEntry, ctx: IncidentContext) -> Hypothesis:
+    """A symptom no known mechanism explains: said as such, the whole template in the detail."""
     service = _service(ctx) or "the service"
-    since = f" since {e.first_seen:%H:%M}" if e.first_seen else ""
+    since = f" since {e.first_seen:%H:%M}" if e.first_seen and e.kind == "new" else ""
     change = "new" if e.kind == "new" else f"{e.ratio:.1f}× the baseline" if e.ratio else "surging"
     return Hypothesis(
         id="",
-        statement=f"{service} started logging `{e.template[:200]}` ({change}, ×{e.count}{since})",
+        statement=(
+            f"Symptom without a known mechanism: {e.severity} lines in {service} "
+            f"({change}, ×{e.count}{since})"
+        ),
+        detail=f"`{e.template}`",
         confidence="low",
         evidence=[EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "")],
         checks=[f"What changed in {service} just before the first of these lines?"],
     )
 
 
-def _changes(ctx: IncidentContext) -> list[Hypothesis]:
-    """A deploy or config change logged for the first time in the window: a suspect to rule out."""
-    if ctx.evidence is None:
-        return []
-    changes = [
-        e for e in ctx.evidence.entries if e.kind == "new" and e.exemplar and _CHANGE.search(e.template)
-    ]
-    if not changes:
-        return []
-    service = ctx.evidence.service or "the service"
-    first = changes[0]
-    at = f"{first.first_seen:%H:%M}" if first.first_seen else ""
-    when = f" at {at}" if at else ""
-    return [
-        Hypothesis(
-            id="",
-            statement=f"A change to {service}{when} (a deploy or config change in its logs) started this",
-            confidence="low",
-            evidence=[EvidenceRef(kind="log", id=e.template_id, quote=e.exemplar or "") for e in changes[:3]],
-            checks=[f"Do the errors start right after {at or 'the change'}? Would a rollback stop them?"],
-        )
-    ]
-
-
-def _summary(ctx: IncidentContext, anomalies: list[EvidenceEntry], hypotheses: list[Hypothesis]) -> Summary:
+def _summary(ctx: IncidentContext, found: Findings, hypotheses: list[Hypothesis]) -> Summary:
     what = []
     if ctx.request.text:
         what.append(f"Reported: {ctx.request.text.rstrip('.')}.")
-    if anomalies:
-        top = anomalies[0]
+    if found.causes:
+        top = found.causes[0]
+        what.append(f"{found.anomalies} anomalous log templates; the likeliest cause: {top.term.name}.")
+    elif found.symptoms:
+        top_e = found.symptoms[0]
         what.append(
-            f"{len(anomalies)} new or surging error/warning log templates; the strongest, "
-            f"`{top.template[:160]}`, ×{top.count} ({top.kind})."
+            f"{len(found.symptoms)} new or surging error/warning log templates, none naming a known "
+            f"mechanism; the strongest ×{top_e.count} ({top_e.kind})."
         )
     elif ctx.evidence is not None:
         what.append("No new or surging errors in the logs.")

@@ -96,6 +96,7 @@ class ClassifiedAction(BaseModel):
 
 class Hypothesis(ModelHypothesis):
     id: str = Field(description="stable across re-runs of /triage in one incident: H1, H2, …")
+    detail: str = Field(default="", description="below the one-line claim: the mechanism and the chain")
     classified: list[ClassifiedAction] = Field(default_factory=list, description="set by the policy ladder")
     status: BoardStatus = "new"
     rejected_refs: int = Field(default=0, description="references dropped by grounding")

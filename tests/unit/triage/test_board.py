@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 import redis
 
-from tests.unit.triage.context import context
+from tests.unit.triage.context import context, entry
 from workers.triage.board import Board, similarity
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.report import EvidenceRef, Hypothesis, TriageReport
@@ -126,7 +126,11 @@ def test_a_dropped_hypothesis_keeps_its_id_when_it_returns_and_ids_keep_counting
 
 def test_evidence_only_reruns_keep_every_id_and_distinct_anomalies_stay_apart(client: redis.Redis) -> None:
     board = Board(client)
-    ctx = context(known=False)
+    symptoms = [
+        entry(f"T{i:08x}", "surging", "error", f"<TS> ERROR api step{i} broke", f"ERROR step{i} broke")
+        for i in range(3)
+    ]
+    ctx = context(known=False, entries=symptoms)
     first = board.merge("INC-5", evidence_only_report(ctx, "x"), "r-1")
     second = board.merge("INC-5", evidence_only_report(ctx, "x"), "r-2")
     assert len({h.id for h in first.hypotheses}) == len(first.hypotheses) >= 3

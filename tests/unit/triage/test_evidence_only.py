@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.triage.context import PAST, POOL_LINE, context, entry
-from workers.knowledge.search import NOVELTY_THRESHOLD
+from tests.unit.triage.context import PAST, context, entry
 from workers.triage.evidence_only import evidence_only_report
 from workers.triage.grounding import GroundingContext, ground
 from workers.triage.novelty import apply_novelty
@@ -18,15 +17,20 @@ def test_a_known_pattern_leads_with_its_root_cause_and_the_log_lines_behind_it()
         report.mode == "evidence-only" and report.mode_reason == "no LLM is configured" and not report.novel
     )
     top = report.hypotheses[0]
-    assert top.statement.startswith("Same cause as INC-2025-0912: payments-svc wrapped ledger writes")
+    # The mechanism first, the past incident with that cause cited, the deploy before it as the trigger.
+    assert top.statement.startswith(
+        "Connection pool exhausted (as in INC-2025-0912), after a deploy of a new version at 10:49"
+    )
     assert top.confidence == "medium"  # never high without a model and a human
-    assert [(r.kind, r.id) for r in top.evidence] == [("incident", "INC-2025-0912"), ("log", "T7a6a1779")]
+    assert [(r.kind, r.id) for r in top.evidence] == [
+        ("log", "T7a6a1779"), ("log", "T467fbf04"), ("log", "T218d0d08"), ("incident", "INC-2025-0912"),
+    ]  # fmt: skip
     assert [(a.action_type, a.target) for a in top.actions] == [("rollback", "payments-svc")]
-    statements = [h.statement for h in report.hypotheses]
-    assert any("note: <*>" in s for s in statements)  # the unexplained warning, as an anomaly
-    assert any(s.startswith("A change to payments-svc at 10:49") for s in statements)  # the deploy line
+    # One hypothesis explains all three anomalies, and says so, in order.
+    assert "Chain: deploy of a new version at 10:49 → connection pool exhausted" in top.detail
+    assert "note: <*>" in top.detail and "Explains 2 of 2 anomalies." in top.detail
     assert report.summary.cause == top.statement and report.summary.cause_confidence == "medium"
-    assert [h.id for h in report.hypotheses] == ["H1", "H2", "H3"]
+    assert [h.id for h in report.hypotheses] == ["H1"]
 
 
 def test_with_nothing_known_and_new_templates_it_is_novel_and_capped_at_suggest() -> None:
@@ -34,7 +38,7 @@ def test_with_nothing_known_and_new_templates_it_is_novel_and_capped_at_suggest(
     report = apply_novelty(evidence_only_report(ctx, "no LLM is configured"), ctx)
     assert report.novel and report.action_cap == "suggest"
     assert "3 of 3 anomalous log templates never seen before" in report.novelty_reason
-    assert all(h.confidence == "low" and not h.statement.startswith("Same cause") for h in report.hypotheses)
+    assert not any(h.statement.startswith("Same cause") or "(as in" in h.statement for h in report.hypotheses)
 
 
 def test_known_templates_surging_without_a_past_incident_are_not_called_novel() -> None:
@@ -56,18 +60,21 @@ def test_no_evidence_at_all_still_answers_plainly() -> None:
     assert report.summary.next.startswith("Gather more evidence")
 
 
-def test_anomalies_are_stated_from_the_template_and_counts_with_the_exemplar_quoted() -> None:
-    ctx = context(known=False)
+def test_a_symptom_without_a_mechanism_is_said_so_with_its_whole_template_below() -> None:
+    long = "<TS> ERROR payments-svc charge failed for reason " + "x" * 300 + " at the end"
+    line = "2026-03-14T10:49:11Z ERROR payments-svc charge failed for reason xxx at the end"
+    ctx = context(known=False, entries=[entry("T00000001", "new", "error", long, line)])
     report = evidence_only_report(ctx, "the LLM failed: timeout")
     assert report.novel and report.mode_reason == "the LLM failed: timeout"  # novelty applied here too
-    pool = report.hypotheses[0]
-    assert pool.statement == (
-        "payments-svc started logging `<TS> ERROR payments-svc timeout acquiring connection from pool after "
-        "<DURATION> pool=ledger-db active=<NUM> idle=<NUM> waiting=<NUM>` (new, ×400 since 10:49)"
+    [symptom] = report.hypotheses
+    assert symptom.statement == (
+        "Symptom without a known mechanism: error lines in payments-svc (new, ×400 since 10:49)"
     )
-    assert [(r.kind, r.id, r.quote) for r in pool.evidence] == [("log", "T7a6a1779", POOL_LINE)]
-    assert "×400 (new)" in report.summary.what and report.summary.what.startswith("Reported: checkout 504s.")
-    assert report.summary.next == pool.checks[0]
+    assert symptom.detail == f"`{long}`"  # never cut
+    assert [(r.kind, r.id, r.quote) for r in symptom.evidence] == [("log", "T00000001", line)]
+    assert "the strongest ×400 (new)" in report.summary.what
+    assert report.summary.what.startswith("Reported: checkout 504s.")
+    assert report.summary.next == symptom.checks[0]
 
 
 def test_every_evidence_only_citation_survives_grounding() -> None:
@@ -80,11 +87,15 @@ def test_every_evidence_only_citation_survives_grounding() -> None:
 
 
 def test_weak_or_unrelated_past_incidents_stay_low_or_out() -> None:
-    weak = PAST.model_copy(update={"record_id": "INC-2024-0101", "signature": 0.0, "score": 0.55})
-    below = PAST.model_copy(update={"record_id": "INC-2023-0001", "score": NOVELTY_THRESHOLD})
+    weak = PAST.model_copy(
+        update={
+            "record_id": "INC-2024-0101", "signature": 0.0, "score": 0.55,
+            "title": "Checkout failures", "root_cause": "a bad route table on one router",
+        }
+    )  # fmt: skip
     ctx = context()
     assert ctx.knowledge is not None
-    ctx.knowledge.matches = [weak, below]
+    ctx.knowledge.matches = [weak]
     report = evidence_only_report(ctx, "x")
     patterns = [h for h in report.hypotheses if h.statement.startswith("Same cause")]
     assert [h.statement.split(":")[0] for h in patterns] == ["Same cause as INC-2024-0101"]
@@ -111,7 +122,7 @@ def test_an_action_only_when_the_past_fix_names_a_typed_one(
     assert ctx.knowledge is not None
     ctx.knowledge.matches = [PAST.model_copy(update={"fix": fix})]
     top = evidence_only_report(ctx, "x").hypotheses[0]
-    assert top.statement.startswith("Same cause as INC-2025-0912")
+    assert top.statement.startswith("Connection pool exhausted (as in INC-2025-0912)")
     assert [(a.action_type, a.target) for a in top.actions] == expected
 
 
