@@ -55,6 +55,10 @@ class ActionPolicy(_Strict):
     max_replica_change: int | None = Field(default=None, ge=1, description="blast radius of scale")
     dry_run_first: bool = True
     reversible: bool = False
+    require: list[str] = Field(
+        default_factory=list,
+        description="parameters an act-level action must name to be approvable (namespace, revision)",
+    )
 
     @model_validator(mode="after")
     def _approvals(self) -> ActionPolicy:
@@ -110,9 +114,10 @@ class PolicyFile(_Strict):
     source: str = Field(default="", exclude=True)
 
 
-def load_policy(path: Path) -> PolicyFile:
-    """The policy in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
-    text = path.read_text()
+def load_policy(path: Path, text: str | None = None) -> PolicyFile:
+    """The policy in `path` (or `text`, read from it), or a `ConfigError` listing every problem as
+    `file:line: message`."""
+    text = path.read_text() if text is None else text
     try:
         data = yaml.load(text, Loader=_Loader) or {}
     except yaml.YAMLError as exc:
