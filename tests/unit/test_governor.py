@@ -93,7 +93,7 @@ def test_fail_safe_and_asked_afresh(prom: Prometheus) -> None:
     governor.state("checkout-api")
     asked = len(prom.queries) - before
     governor.state("checkout-api")
-    assert asked > 0 and len(prom.queries) == before + 2 * asked  # no cache: a click never rides on an old answer
+    assert asked > 0 and len(prom.queries) == before + 2 * asked  # no cache across clicks
 
 
 def test_the_slo_is_found_under_any_spelling_of_the_service(prom: Prometheus) -> None:
