@@ -116,6 +116,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     from bot.app import build_app
     from bot.deps import BotDeps
     from bot.server import make_server, make_wsgi, metrics_registry, readiness
+    from workers.policy.source import PolicySource
     from workers.runtime import Runtime
 
     settings.check_for("bot")
@@ -141,7 +142,9 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         )
     else:
         probe = readiness(rt.redis.client)
-    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client))
+    source = rt.ladder.source
+    detail = (lambda: {"policy": source.status()}) if isinstance(source, PolicySource) else None
+    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
     server = make_server(
         wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
     )

@@ -27,6 +27,7 @@ from workers.proposals.model import Proposal, State
 from workers.proposals.store import ProposalStore
 from workers.slack import ids
 from workers.slack.blocks import button, clip, neutralise, section
+from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
 
@@ -68,7 +69,7 @@ def _execute(rt: runtime.Runtime, store: ProposalStore, proposal_id: str) -> str
         if rules is None or rules.dry_run_first:  # a failing dry run stops it before it changes anything
             plan = executor.dry_run(request)
             lines = "\n".join(f"• {neutralise(x)}" for x in plan.lines)
-            _post(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
+            post_in_thread(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
         outcome = executor.execute(request)
         check = executor.verify(request, outcome) if outcome.ok else None
     except ExecutorError as exc:
@@ -92,10 +93,12 @@ def _finish(
     # Audited before the state changes: whoever sees the final state finds its audit entry.
     _record(rt, p, kind, state, detail, **under)
     after, _ = store.transition(p.id, "executing", state, result=detail, undo_token=token)
+    if after is not None:
+        show_outcome(rt.slack, after)
     mark = ":white_check_mark:" if state == "succeeded" else ":x:"
     text = f"{mark} `{neutralise(p.label())}` {state}: {neutralise(detail)}"
     extra = [button("Undo", ids.PROPOSAL_UNDO, p.id)] if token else []
-    _post(rt, after or p, text, extra)
+    post_in_thread(rt, after or p, text, extra)
     return state
 
 
@@ -131,7 +134,9 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
         reason=detail,
     )
     what = neutralise(p.label())
-    _post(rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})")
+    post_in_thread(
+        rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})"
+    )
     return state
 
 
@@ -191,7 +196,9 @@ def _rate_limited(rt: runtime.Runtime, p: Proposal, rules: ActionPolicy) -> str:
     return ""
 
 
-def _post(rt: runtime.Runtime, p: Proposal, text: str, buttons: list[dict[str, Any]] | None = None) -> None:
+def post_in_thread(
+    rt: runtime.Runtime, p: Proposal, text: str, buttons: list[dict[str, Any]] | None = None
+) -> None:
     blocks: list[dict[str, Any]] = [section(clip(text, 2900))]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
