@@ -30,10 +30,7 @@ from workers.redisconn import connect
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
-# An idle worker wakes every WORKER_TTL_S - 15 s (RQ's dequeue timeout), so the maintenance pass
-# (dead executions, stuck proposals, the policy file) runs at least every 15 + 20 s: within a minute.
-MAINTENANCE_INTERVAL_S = 20
-WORKER_TTL_S = 30
+MAINTENANCE_INTERVAL_S = 30
 
 
 def _pid_alive(pid: int) -> bool:
@@ -121,7 +118,6 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
             connection=conn,
             serializer=JSONSerializer,
             maintenance_interval=MAINTENANCE_INTERVAL_S,
-            worker_ttl=WORKER_TTL_S,
         )
         log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))

@@ -1,11 +1,14 @@
 """Proposals stuck after a worker death: approved or executing, but with no execution job queued or
 running any more (a worker killed after it took the job off the queue, a work horse killed
-mid-action). The worker's maintenance pass, every `INTERVAL_S`, moves them to failed, audits that,
-reports it in the answer's thread and puts the outcome on the board: never retried on its own.
+mid-action). They are moved to failed, audited, reported in the answer's thread and shown on the
+board: never retried on its own. The bot checks every `INTERVAL_S` (an idle RQ worker wakes only
+every few minutes), and every worker in its maintenance pass too; the move is a compare-and-set,
+so whoever gets there first reports it, once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import structlog
@@ -21,6 +24,7 @@ from workers.slack.blocks import neutralise
 from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
+INTERVAL_S = 15.0
 GRACE_S = 10.0  # a job between the queue and the started registry is there for milliseconds
 LOST = "the execution job was lost (its worker stopped after taking it off the queue)"
 
@@ -82,3 +86,20 @@ def reconcile(rt: runtime.Runtime, now: float | None = None) -> list[str]:
     if failed:
         log.warning("stuck proposals failed", proposals=failed)
     return failed
+
+
+def keep_reconciling(
+    rt: runtime.Runtime, stop: threading.Event, interval: float = INTERVAL_S
+) -> threading.Thread:
+    """A daemon thread reconciling every `interval` seconds until `stop` is set."""
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                reconcile(rt)
+            except Exception as exc:  # Redis or Slack down: the next pass retries
+                log.error("reconciling stuck proposals failed", error=repr(exc))
+
+    thread = threading.Thread(target=loop, name="reconcile", daemon=True)
+    thread.start()
+    return thread
