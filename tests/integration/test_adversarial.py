@@ -111,6 +111,13 @@ class Prometheus:
         "burning": (0.0002, 0.05),
         "exhausted": (0.002, 0.05),
     }
+    FAULTS: ClassVar[dict[str, bytes]] = {  # answers with HTTP 200 that carry no usable number
+        "nonjson": b"<html>login required</html>",
+        "status": b'{"status": "error", "errorType": "timeout", "error": "query timed out"}',
+        "shape": b'{"status": "success", "data": {"resultType": "scalar", "result": [1, "0.1"]}}',
+        "nan": b'{"status": "success", "data": {"resultType": "vector", "result": [{"value": [1, "NaN"]}]}}',
+        "empty": b'{"status": "success", "data": {"resultType": "vector", "result": []}}',
+    }
 
     def __init__(self) -> None:
         self.state: dict[str, str] = {}
@@ -130,6 +137,12 @@ class Prometheus:
                 if state == "error":
                     self.send_response(503)
                     self.end_headers()
+                    return
+                if state in prom.FAULTS:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(prom.FAULTS[state])
                     return
                 slo, burn = prom.RATIOS[state]
                 value = slo if window == "30d" else burn
@@ -709,11 +722,11 @@ def run_suite(workdir: Path) -> list[Row]:
 
 
 def table(rows: list[Row]) -> str:
-    head = f"{'#':>2}  {'case':<38} {'expected':<26} {'what happened':<30} {'runs':>4}  {'ok':<3} audited"
+    head = f"{'#':>2}  {'case':<48} {'expected':<26} {'what happened':<30} {'runs':>4}  {'ok':<3} audited"
     lines = [head, "-" * len(head)]
     for n, r in enumerate(rows, 1):
         lines.append(
-            f"{n:>2}  {r.case:<38} {r.expected:<26} {r.outcome[:30]:<30} {r.runs:>4}  "
+            f"{n:>2}  {r.case[:48]:<48} {r.expected[:26]:<26} {r.outcome[:30]:<30} {r.runs:>4}  "
             f"{'yes' if r.ok else 'NO':<3} {r.audited}"
         )
     authorized = [r for r in rows if r.expected == "1 run"]
