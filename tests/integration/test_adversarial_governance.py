@@ -14,6 +14,7 @@ buttons, a lost execution job reconciled to failed within a minute).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -606,7 +608,9 @@ def lost_job_case(g: Gov, pid: str, since: float) -> None:
     )
 
 
-def run_suite(workdir: Path) -> list[Row]:
+@contextlib.contextmanager
+def governance_stack(workdir: Path) -> Iterator[Gov]:
+    """The bot, a worker, Redis and the receivers, with the suite's policy file (edited in place)."""
     runbook, prom, kube = Runbook(), Prometheus(), KubeAPIServer()
     kube.add("payments-api", "shop", ["payments:v1", "payments:v2"], replicas=3)
     kube.add("payments-web", "shop", ["web:v1", "web:v2"], replicas=3)
@@ -625,15 +629,14 @@ def run_suite(workdir: Path) -> list[Row]:
     )
     stack: LocalStack | None = None
     client: redis.Redis | None = None
-    rows: list[Row] = []
     try:
         with FakeLLM(default=llm_answer) as llm:
-            g_policy = workdir / "policy.yaml"
+            policy = workdir / "policy.yaml"
             env = {
                 "OPENAI_BASE_URL": llm.base_url,
                 "OPENAI_API_KEY": "sk-test",
                 "LLM_MODEL": "gpt-4o-mini",
-                "POLICY_FILE": str(g_policy),
+                "POLICY_FILE": str(policy),
                 "PROMETHEUS_URL": prom.url,
                 "EXECUTOR_WEBHOOK_URL": runbook.url,
                 "EXECUTOR_WEBHOOK_SECRET": SECRET,
@@ -641,23 +644,12 @@ def run_suite(workdir: Path) -> list[Row]:
                 "EXECUTOR_KUBERNETES_NAMESPACE": "shop",
                 "EVIDENCE_SOURCES_FILE": str(sources),
             }
-            write_policy(g_policy)
+            write_policy(policy)
             stack = LocalStack(workdir / "stack", env=env, log_level="warning").start()
             for uid, name in (("U0ALICE", "Alice"), ("U0BRUNO", "Bruno"), ("U0CHEN", "Chen")):
                 stack.standin.state.add_user(uid, name.lower(), f"{name} Example")
             client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-            g = Gov(stack, runbook, prom, kube, client, g_policy, rows)
-            first = g.triage("first")
-            lost = g.proposals["run_runbook payments-lost"]
-            g.force_approved(lost)  # approved, and its job taken off the queue by a worker that died
-            since = time.monotonic()
-            g.triage("second")
-            identity_and_fail_closed(g, first)
-            authorized_runs(g)
-            installation_cases(g)
-            budget_cases(g)
-            policy_edit_cases(g)
-            lost_job_case(g, lost, since)
+            yield Gov(stack, runbook, prom, kube, client, policy)
     finally:
         if client is not None:
             client.close()
@@ -666,7 +658,22 @@ def run_suite(workdir: Path) -> list[Row]:
         runbook.stop()
         prom.stop()
         kube.stop()
-    return rows
+
+
+def run_suite(workdir: Path) -> list[Row]:
+    with governance_stack(workdir) as g:
+        first = g.triage("first")
+        lost = g.proposals["run_runbook payments-lost"]
+        g.force_approved(lost)  # approved, and its job taken off the queue by a worker that died
+        since = time.monotonic()
+        g.triage("second")
+        identity_and_fail_closed(g, first)
+        authorized_runs(g)
+        installation_cases(g)
+        budget_cases(g)
+        policy_edit_cases(g)
+        lost_job_case(g, lost, since)
+    return g.rows
 
 
 def test_adversarial_governance(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ class ActionRequest:
             canonical(self.environment),
             canonical(self.namespace),
             self.replica_change,
-            {canonical(k): str(v).strip() for k, v in self.params.items() if str(v).strip()},
+            {canonical(k): str(v).strip() for k, v in self.params.items() if canonical(v)},
         )
 
 
