@@ -24,7 +24,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,17 @@ from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
 from bot.standin.driver import SlackDriver
-from tests.integration.test_adversarial import SECRET, SLO, STAMP, Prometheus, Row, Runbook, table
+from tests.integration.test_adversarial import (
+    SLO,
+    Prometheus,
+    Row,
+    Runbook,
+    answer_in,
+    evidence_sources,
+    stack_env,
+    table,
+    triage_in_new_channel,
+)
 from tests.support.fake_llm import FakeLLM
 from tests.support.kube_apiserver import KubeAPIServer
 from workers.slack import ids
@@ -72,7 +82,6 @@ CHANNEL_TEXT = (
     "payments-p1 payments-p2 payments-p3 payments-p4 payments-p5 ledger-db namespace shop "
     + " ".join(BUDGETED)
 )
-POOL_LINE = "ERROR payments-svc timeout acquiring connection from pool"
 STATEMENTS = [
     "payments pool exhausted by client retries",
     "a bad deploy of the payments web tier",
@@ -167,16 +176,10 @@ class Gov:
 
     def triage(self, case: str) -> tuple[str, dict[str, Any]]:
         self._n += 1
-        channel, name = f"C0GOV{self._n:04d}", f"inc-gov-{self._n}"
-        ws = self.stack.standin.state
-        ws.add_channel(channel, name)
-        ws.add_message(channel, "U0BRUNO", CHANNEL_TEXT)
-        self.stack.driver().slash_command(
-            f"checkout 504s case={case}", user_id="U0ALICE", channel_id=channel, channel_name=name
+        channel = f"C0GOV{self._n:04d}"
+        answer = triage_in_new_channel(
+            self.stack, channel, f"inc-gov-{self._n}", f"checkout 504s case={case}", CHANNEL_TEXT
         )
-        assert ws.wait_for(lambda: self.answer(channel) is not None, 30), self.stack.log("worker-0")
-        answer = self.answer(channel)
-        assert answer is not None
         for b in answer["blocks"]:
             for e in b.get("elements") or []:
                 if b["type"] == "actions" and e.get("action_id") == ids.PROPOSAL_APPROVE:
@@ -184,16 +187,6 @@ class Gov:
                     self.proposals[_key(p["action"])] = e["value"]
                     self.answers[e["value"]] = (channel, answer)
         return channel, answer
-
-    def answer(self, channel: str) -> dict[str, Any] | None:
-        return next(
-            (
-                m
-                for m in self.stack.standin.messages(channel)
-                if m.get("bot_id") and any(b.get("type") == "header" for b in m.get("blocks") or [])
-            ),
-            None,
-        )
 
     def click(
         self, action_id: str, pid: str, user: str = "U0BRUNO", driver: SlackDriver | None = None
@@ -385,7 +378,7 @@ def authorized_runs(g: Gov) -> None:
         )
     pid = g.proposals["run_runbook payments-svc"]
     channel, _answer = g.answers[pid]
-    blocks = (g.answer(channel) or {}).get("blocks", [])
+    blocks = (answer_in(g.stack, channel) or {}).get("blocks", [])
     mine = [b for b in blocks if b.get("block_id") == f"prop:{pid}"]
     outcome = json.dumps(mine)
     g.record(
@@ -616,33 +609,15 @@ def governance_stack(workdir: Path) -> Iterator[Gov]:
     kube.add("payments-web", "shop", ["web:v1", "web:v2"], replicas=3)
     for service in ("payments-b1", "payments-b2", "payments-b3"):
         prom.state[service] = "burning"
-    workdir.mkdir(parents=True, exist_ok=True)
-    logs = workdir / "logs"
-    logs.mkdir(exist_ok=True)
-    now = datetime.now(UTC)
-    lines = [f"{(now - timedelta(minutes=m)).strftime(STAMP)} {POOL_LINE}" for m in range(20, 1, -1)]
-    (logs / "payments.log").write_text("\n".join(lines) + "\n")
-    sources = workdir / "sources.yaml"
-    sources.write_text(
-        "default_service: payments-svc\nsources:\n"
-        f"  - name: app\n    type: files\n    paths: ['{logs}/*.log']\n"
-    )
+    sources = evidence_sources(workdir)
     stack: LocalStack | None = None
     client: redis.Redis | None = None
     try:
         with FakeLLM(default=llm_answer) as llm:
             policy = workdir / "policy.yaml"
-            env = {
-                "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "sk-test",
-                "LLM_MODEL": "gpt-4o-mini",
-                "POLICY_FILE": str(policy),
-                "PROMETHEUS_URL": prom.url,
-                "EXECUTOR_WEBHOOK_URL": runbook.url,
-                "EXECUTOR_WEBHOOK_SECRET": SECRET,
+            env = stack_env(llm, prom, runbook, policy, sources) | {
                 "EXECUTOR_KUBERNETES": kube.url,
                 "EXECUTOR_KUBERNETES_NAMESPACE": "shop",
-                "EVIDENCE_SOURCES_FILE": str(sources),
             }
             write_policy(policy)
             stack = LocalStack(workdir / "stack", env=env, log_level="warning").start()
