@@ -7,7 +7,7 @@ surrounding spaces), or a look-alike from another script, or nothing at all. The
 the plain form (a look-alike is "not a plain name"). The product must approve exactly when the model
 does; above all it must never approve what the model denies.
 
-The suite runs a small profile; `tests/benchmarks/bench_policy_property.py` runs ≥ 10,000 examples.
+The suite runs a small profile (300 examples, fixed seed); `tests/benchmarks/bench_policy_property.py` runs ≥ 10,000 examples.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def model_approves(policy: dict[str, Any], kind: str, level: str, budget: str, c
 
 DISGUISE = st.sampled_from(["plain", "upper", "zero-width", "full-width", "spaces", "soft-hyphen"])
 INVISIBLE = st.sampled_from(["\u200b", "\u200d", "\u2060", "\ufeff"])
-NAME_KIND = st.sampled_from(["given"] * 12 + ["missing"] * 2 + ["lookalike"])
+NAME_KIND = st.sampled_from(["given"] * 6 + ["missing"] * 3 + ["lookalike"])
 
 
 def disguise(draw: st.DrawFn, plain: str) -> str:
@@ -167,10 +167,10 @@ def names(draw: st.DrawFn, choices: list[str]) -> Name:
 LEVEL = st.sampled_from(ORDER)
 USER_LISTS = st.lists(st.sampled_from(USERS), unique=True, max_size=3)
 GROUP_LISTS = st.lists(st.sampled_from(["@sre-oncall", "@SRE-Oncall", "dba"]), unique=True, max_size=2)
-SCOPES = st.lists(
-    st.fixed_dictionaries({}, optional={f: st.sampled_from(["*", "*", *p]) for f, p in PATTERNS.items()}),
+SCOPES = st.lists(  # a field left out is "*"; a field given mostly asks for something
+    st.fixed_dictionaries({}, optional={f: st.sampled_from(p) for f, p in PATTERNS.items()}),
     min_size=1,
-    max_size=3,
+    max_size=2,
 )
 CAP = st.none() | st.integers(1, 5)
 REQUIRE = st.lists(st.sampled_from(["namespace", "revision", "environment"]), unique=True, max_size=2)
@@ -369,6 +369,6 @@ def run_property(client: redis.Redis, examples: int, tally: Counter[str] | None 
 
 
 def test_the_product_never_approves_what_the_reference_model_denies(client: redis.Redis) -> None:
-    seen = run_property(client, 150)
-    assert sum(v for k, v in seen.items() if "," in k) >= 150
+    seen = run_property(client, 300)
+    assert sum(v for k, v in seen.items() if "," in k) >= 300
     assert seen["act, approved"] > 0 and seen["act, not approved"] > 0  # both sides are exercised
