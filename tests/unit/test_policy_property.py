@@ -7,7 +7,8 @@ surrounding spaces), or a look-alike from another script, or nothing at all. The
 the plain form (a look-alike is "not a plain name"). The product must approve exactly when the model
 does; above all it must never approve what the model denies.
 
-The suite runs a small profile (300 examples, fixed seed); `tests/benchmarks/bench_policy_property.py` runs ≥ 10,000 examples.
+The suite runs a small profile (300 examples, fixed seed); `tests/benchmarks/bench_policy_property.py`
+runs ≥ 10,000 examples.
 """
 
 from __future__ import annotations
