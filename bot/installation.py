@@ -69,8 +69,8 @@ class Installation:
         claimed = claims(body)
         if not mine.team_id or not mine.app_id:
             return "the installation's team or app id is unknown (set SLACK_APP_ID)"
-        if any(t != mine.team_id for t in claimed["teams"]):
-            return f"team {', '.join(sorted(claimed['teams']))} is not the installed team {mine.team_id}"
+        if foreign := sorted(t for t in claimed["teams"] if t != mine.team_id):
+            return f"team {', '.join(foreign) or 'none'} is not the installed team {mine.team_id}"
         if claimed["enterprise"] != mine.enterprise_id:
             return f"enterprise {claimed['enterprise'] or 'none'} is not {mine.enterprise_id or 'none'}"
         if claimed["app"] != mine.app_id:
