@@ -79,7 +79,7 @@ BUDGETED = (
 )
 CHANNEL_TEXT = (
     "payments-svc pool exhausted; also payments-api payments-web payments-i1 payments-lost "
-    "payments-p1 payments-p2 payments-p3 payments-p4 payments-p5 ledger-db namespace shop "
+    "payments-p1 payments-p2 payments-p3 payments-p4 payments-p5 payments-d1 ledger-db namespace shop "
     + " ".join(BUDGETED)
 )
 STATEMENTS = [
@@ -132,6 +132,7 @@ SPECS: dict[str, list[list[dict[str, Any]]]] = {
         [
             {"action_type": "run_runbook", "target": "payments-p4"},
             {"action_type": "run_runbook", "target": "payments-p5"},
+            {"action_type": "run_runbook", "target": "payments-d1"},
         ],
     ],
 }
@@ -509,6 +510,24 @@ def budget_cases(g: Gov) -> None:
     )
 
 
+def denied_board_case(g: Gov) -> None:
+    pid = g.proposals["run_runbook payments-d1"]
+    said = g.click(ids.PROPOSAL_DENY, pid, "U0CHEN")
+    channel, _answer = g.answers[pid]
+    mine = [
+        b for b in (answer_in(g.stack, channel) or {}).get("blocks", []) if b.get("block_id") == f"prop:{pid}"
+    ]
+    after = g.click(ids.PROPOSAL_APPROVE, pid)
+    g.record(
+        "denied: the board says so, a later Approve is refused",
+        "outcome, 0 runs",
+        f"{said[-20:]} / {after[-24:]}",
+        g.runs(pid),
+        g.audited(pid, "click_refused", "already denied"),
+        len(mine) == 1 and mine[0]["type"] == "context" and "denied" in json.dumps(mine) and g.runs(pid) == 0,
+    )
+
+
 def policy_edit_cases(g: Gov) -> None:
     p1, p2, p3, p4, p5 = (g.proposals[f"run_runbook payments-p{n}"] for n in range(1, 6))
     lowered = g.write_policy(level="suggest")
@@ -646,6 +665,7 @@ def run_suite(workdir: Path) -> list[Row]:
         authorized_runs(g)
         installation_cases(g)
         budget_cases(g)
+        denied_board_case(g)
         policy_edit_cases(g)
         lost_job_case(g, lost, since)
     return g.rows
