@@ -89,10 +89,10 @@ def approve(
     if isinstance(found, ClickResult):
         return found
     p = found
-    now_ = current_decision(ladder, p)
-    decision, budget_reason = now_.decision, now_.budget.reason
-    under = {"budget": budget_reason, "budget_state": now_.budget.state, "policy_now": decision.policy_sha256}
-    refusal = _refusal(now_, p, user, groups)
+    current = current_decision(ladder, p)
+    decision, budget = current.decision, current.budget
+    under = {"budget": budget.reason, "budget_state": budget.state, "policy_now": decision.policy_sha256}
+    refusal = _refusal(current, p, user, groups)
     if refusal:
         _audit(client, p, "approval_refused", user, refusal, **under)
         return ClickResult("refused", f"I can't count your approval of `{p.label()}`: {refusal}", p)
