@@ -109,6 +109,7 @@ class EvidenceView(BaseModel):
     exact: bool
     sources: list[str] = Field(default_factory=list)
     cut: int = 0
+    bursts: list[tuple[datetime, int]] = Field(default_factory=list)  # (minute, error lines) surges
 
 
 class SimilarIncident(BaseModel):

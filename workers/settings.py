@@ -182,6 +182,9 @@ class PostmortemSettings(BaseSettings):
         240, ge=0, le=7 * 24 * 60, description="channel history read before the incident opened"
     )
     channel: str = Field("", description="where drafts go when the incident channel is archived")
+    page_size: int = Field(
+        200, ge=1, le=999, description="messages asked for per Slack history or thread page"
+    )
 
 
 class PolicySettings(BaseSettings):

@@ -24,7 +24,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from workers import queue as queues
-from workers import runtime
+from workers import runtime, warmup
 from workers.jobs.reconcile import reconcile
 from workers.redisconn import connect
 from workers.settings import Settings
@@ -111,6 +111,7 @@ class CopilotWorker(Worker):
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
     rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
+    preloaded_s = warmup.preload(rt.engine, rt.evidence.sources.sources if rt.evidence else [])
     conn = rt.redis.client
     try:
         worker = CopilotWorker(
@@ -119,7 +120,10 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
             serializer=JSONSerializer,
             maintenance_interval=MAINTENANCE_INTERVAL_S,
         )
-        log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
+        log.info(
+            "worker starting", queues=list(names), worker=worker.name, pid=os.getpid(),
+            preloaded_s=round(preloaded_s, 3),
+        )  # fmt: skip
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))
     finally:
         rt.close()

@@ -53,8 +53,8 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert re.search(r'incident_copilot_decisions_total\{level="suggest",written="suggest"\} 1\.0', out)
     draft = out.split("the postmortem draft the bot uploads:", 1)[1]
     assert draft.lstrip().startswith(
-        "# Postmortem: checkout p99 latency and 504s: Same cause as INC-2025-0912"
-    )
+        "# Postmortem: checkout p99 latency and 504s: Same cause as past incident INC-2025-0912, whose record"
+    )  # the past incident's words are quoted as its own
     assert "evidence-only (no LLM is configured)" in draft and "✍️ _To write:_" in draft
     assert "- **H1** ✅ confirmed" in draft and "for: Support from Chen Wei" in draft
     assert "- **H2** ❔ open" in draft and "## Triplets" in draft and "(verified)" in draft

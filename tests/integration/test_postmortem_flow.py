@@ -242,7 +242,9 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
     assert "executed: `rollback payments-svc` by Bruno Silva (succeeded)" in actions
     blame = doc.split("## Blameless review", 1)[1]
     assert "Bruno made a typo" in blame and "Try:" in blame
-    assert "| Alert on pool wait time | Bruno Silva | detect |" in doc
+    # The model's "Alert on pool wait time" is the channel's own item, kept as the people wrote it.
+    assert "| Add an alert on pool wait time | Bruno Silva | - | detect | channel |" in doc
+    assert "Alert on pool wait time |" not in doc
     assert "Appendix: channel log (300 messages)" in doc
     triplets = doc.split("## Triplets", 1)[1].split("## Blameless review", 1)[0].strip().splitlines()
     assert triplets == [  # Dana's theory and the bot's H1 are one cause, so one triplet

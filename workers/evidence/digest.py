@@ -339,7 +339,7 @@ def digest_logs(
         for line in lines:
             if window == "baseline" and baseline is None:
                 raise ValueError("baseline lines were given without a baseline window")
-            if line.text.strip():
+            if line.text and not line.text.isspace():
                 add(line, window)
                 counts[window] += 1
             else:

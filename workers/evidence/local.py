@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from workers.evidence.digest import Digest, digest_logs
 from workers.evidence.model import LogQuery, SourceResult, TimeWindow
-from workers.evidence.sources.files import FileSource, span
+from workers.evidence.sources.files import FileSource, expand, span
 from workers.evidence.tokens import TokenCounter
 from workers.logconfig import secret_values
 from workers.redaction import ConsistentRedactor
@@ -40,7 +40,7 @@ async def digest_files(
     asked = window.phrase != ""
     if logs_span is None:
         incident = EVERYTHING
-        if asked:
+        if asked and expand(logs)[0]:  # (no file at all is a gap of its own)
             notes.append(f"no line of --logs has a time I can read, so {window.phrase!r} cannot be applied")
     else:
         incident = TimeWindow(window.start, window.end) if asked else logs_span

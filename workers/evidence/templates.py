@@ -69,6 +69,7 @@ _NAMED_DATE = re.compile(rf"(?:{_DAY},?\s+)?{_MONTH}\s+<NUM>,?\s+(?:<NUM>\s+)?<T
 _SPOKEN_DURATION = re.compile(r"<NUM>\s(?:ms|msecs?|secs?|seconds)\b")
 _TOKEN_CACHE: dict[str, str] = {}
 _TOKEN_CACHE_SIZE = 100_000
+_TOKEN_SHAPE = str.maketrans("123456789", "111111111")  # a 0 stays: `0x…` is hex
 # A run of the same placeholder (`<NUM> <NUM>`, `@<HEX> @<HEX>`) is one variable list of any length.
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
 _RUN = re.compile(r"(<[A-Z]+>)(?:[\s,;]+@?\1)+")
@@ -163,11 +164,12 @@ def _cached_mask_token(found: re.Match[str]) -> str:
     token = found.group()
     if token.isdigit():
         return "<NUM>"
-    masked = _TOKEN_CACHE.get(token)
+    key = token.translate(_TOKEN_SHAPE)  # tokens whose digits differ mask alike
+    masked = _TOKEN_CACHE.get(key)
     if masked is None:
         if len(_TOKEN_CACHE) >= _TOKEN_CACHE_SIZE:
             _TOKEN_CACHE.clear()
-        masked = _TOKEN_CACHE[token] = _mask_token(token)
+        masked = _TOKEN_CACHE[key] = _mask_token(token)
     return masked
 
 

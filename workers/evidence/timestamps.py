@@ -183,7 +183,8 @@ class Dater:
     detected: Detected
     reference: datetime
     counts: dict[str, int] = field(default_factory=dict)
-    _cache: dict[str, datetime | None] = field(default_factory=dict)
+    _cache: dict[str, datetime] = field(default_factory=dict)  # whole time text → moment
+    _bases: dict[str, datetime | None] = field(default_factory=dict)  # time text without its fraction
     _previous: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -201,22 +202,35 @@ class Dater:
             if found is None:
                 self.counts["undated"] = self.counts.get("undated", 0) + 1
                 return self._previous
-        start, end = found.span()
-        cut, resume = found.span("f")
-        key = found.string[start:end] if cut < 0 else found.string[start:cut] + found.string[resume:end]
-        moment = self._cache.get(key, False)
-        if moment is False:
+        key = found.group()
+        moment = self._cache.get(key)
+        if moment is None:
+            moment = self._compute(found)
+            if moment is None:
+                self.counts["undated"] = self.counts.get("undated", 0) + 1
+                return self._previous
             if len(self._cache) > 50_000:
                 self._cache.clear()
-            moment = self._cache[key] = to_datetime(found, self.reference, fraction=False)
-        if moment is None:
-            self.counts["undated"] = self.counts.get("undated", 0) + 1
-            return self._previous
-        if cut >= 0 and not (name == "epoch" and len(found.group("epoch")) > 10):
-            moment += timedelta(microseconds=_micros(found.string[cut:resume]))  # type: ignore[operator]
+            self._cache[key] = moment
         self.counts[name] = self.counts.get(name, 0) + 1
-        self._previous = moment  # type: ignore[assignment]
-        return moment  # type: ignore[return-value]
+        self._previous = moment
+        return moment
+
+    def _compute(self, found: re.Match[str]) -> datetime | None:
+        """The match's moment: the part to the second from a cache of its own, the fraction added."""
+        cut, resume = found.span("f")
+        epoch = found.groupdict().get("epoch")
+        if cut < 0 or (epoch and len(epoch) > 10):  # no fraction, or epoch millis
+            return to_datetime(found, self.reference)
+        start, end = found.span()
+        base_key = found.string[start:cut] + found.string[resume:end]
+        if base_key in self._bases:
+            base = self._bases[base_key]
+        else:
+            if len(self._bases) > 50_000:
+                self._bases.clear()
+            base = self._bases[base_key] = to_datetime(found, self.reference, fraction=False)
+        return None if base is None else base + timedelta(microseconds=_micros(found.string[cut:resume]))
 
     def _other(self, text: str) -> tuple[re.Match[str] | None, str]:
         if not text or text[0] in " \t" or text.startswith(("at ", "Caused by", "...", "Traceback")):

@@ -46,7 +46,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         redactor = ConsistentRedactor.with_secrets(secret_values(rt.settings))
         settings = rt.settings.postmortem
         got = gather(
-            SlackReader(rt.slack),
+            SlackReader(rt.slack, page=settings.page_size),
             incident,
             rt.incidents,
             rt.board,

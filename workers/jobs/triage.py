@@ -32,6 +32,7 @@ from workers.models import (
     TriageRequest,
 )
 from workers.policy.ladder import Origin
+from workers.postmortem import milestones
 from workers.redaction import ConsistentRedactor, prepare_egress, redact_strings
 from workers.runtime import EvidenceDeps
 from workers.settings import Settings
@@ -74,6 +75,10 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         rt.incidents.record_findings(
             request.incident_id, request.text or report.summary.what, service, _signature(ctx.evidence)
         )
+        if ctx.evidence is not None:
+            milestones.record(
+                rt.redis.client, request.incident_id, ctx.evidence, request.window.end, request.placeholder_ts
+            )
         reported = time.monotonic()
         ctx.elapsed_s = time.monotonic() - started
         runs = max(1, len(rt.incidents.triages(request.incident_id)))
@@ -278,6 +283,7 @@ def _sources(evidence: Evidence) -> list[str]:
     g = evidence.gathered
     return [
         f"{i.source}: {i.status}, {i.line_count()} incident / {b.line_count()} baseline lines"
+        + (f" ({i.dating})" if i.dating else "")
         for i, b in zip(g.incident, g.baseline, strict=True)
     ]
 

@@ -73,6 +73,11 @@ class PromptLoader:
                 problems.append(f"prompt {rel}, line {exc.lineno}: {exc.message}")
         return problems
 
+    def compile_all(self) -> None:
+        """Compile every template into the environment's cache now, not on its first render."""
+        for path in self.directory.rglob("*.j2"):
+            self._env.get_template(path.relative_to(self.directory).as_posix())
+
     def _source(self, path: str) -> str:
         try:
             return (self.directory / path).read_text()

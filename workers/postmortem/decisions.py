@@ -24,10 +24,19 @@ from workers.postmortem.model import DecisionNode
 from workers.triage.board import Event, words
 from workers.triage.report import Hypothesis
 
+_PAST = re.compile(r"^Same cause as (?P<id>[\w.:-]+): (?P<said>.+)$", re.DOTALL)
 RESTATES = 0.5  # share of a hypothesis's words the resolution summary must contain, without clicks
 _RAISE = re.compile(r"^\s*(?:hypothesis|theory)\s*[:\-]\s*(?P<text>.+)", re.IGNORECASE | re.DOTALL)
 _REJECT = re.compile(r"^\s*(?:ruled out|rejected|not it)\b", re.IGNORECASE)
 _CONFIRM = re.compile(r"^\s*confirmed\b", re.IGNORECASE)
+
+
+def as_past(statement: str) -> str:
+    """A hypothesis that restates a past incident's cause, with that incident's words quoted as
+    theirs: its versions, hosts and figures are not today's facts."""
+    if m := _PAST.match(statement.strip()):
+        return f"Same cause as past incident {m.group('id')}, whose record says: “{m.group('said').strip()}”"
+    return statement
 
 
 def _at(event: Event) -> datetime:
@@ -73,7 +82,7 @@ def _board_nodes(got: Gathered, resolved_at: datetime, summary: str) -> list[Dec
         supporters = [u for u, (v, _) in latest.items() if v == "support"]
         rejecters = [u for u, (v, _) in latest.items() if v == "reject"]
         need = [u for u, (v, _) in latest.items() if v == "need_data"]
-        evidence_for = [f"{r.kind} {r.id}" + (f': "{r.quote}"' if r.quote else "") for r in h.evidence]
+        evidence_for = [_ref(r.kind, r.id, r.quote) for r in h.evidence]
         evidence_for += [f"Support from {name.get(u, u)}" for u in supporters]
         evidence_for += [e for e in history if e.startswith("strengthened")]
         against = [f"Reject from {name.get(u, u)}" for u in rejecters]
@@ -82,13 +91,14 @@ def _board_nodes(got: Gathered, resolved_at: datetime, summary: str) -> list[Dec
         raised = next((e for e in events if e["kind"] == "hypothesis_raised"), None)
         node = DecisionNode(
             id=hid,
-            statement=h.statement,
+            statement=as_past(h.statement),
             raised_by="bot",
             raised_at=_at(raised) if raised else resolved_at,
             state="open",
             evidence_for=evidence_for,
             evidence_against=against,
             confidence=h.confidence,
+            link=_answer(got, raised),
         )
         if len(rejecters) > len(supporters):
             node.state = "rejected"
@@ -107,6 +117,19 @@ def _board_nodes(got: Gathered, resolved_at: datetime, summary: str) -> list[Dec
     for node in nodes:
         node.minutes = round(((node.decided_at or resolved_at) - node.raised_at).total_seconds() / 60, 1)
     return nodes
+
+
+def _answer(got: Gathered, raised: Event | None) -> str:
+    """The triage answer a hypothesis was raised in (the first answer when the run is unknown)."""
+    run = raised.get("run_id", "") if raised else ""
+    return got.answers.get(run) or next(iter(got.answers.values()), "")
+
+
+def _ref(kind: str, ref: str, quote: str) -> str:
+    said = f': "{quote}"' if quote else ""
+    if kind == "incident":
+        return f"past incident {ref} (what it recorded, not a fact about today){said}"
+    return f"{kind} {ref}{said}"
 
 
 def _confirm(
@@ -151,14 +174,15 @@ def _people_nodes(got: Gathered, resolved_at: datetime) -> list[DecisionNode]:
             raised_by=m.author,
             raised_at=m.at,
             state="open",
+            link=m.link,
         )
         for r in replies.get(m.ts, []):
             if _REJECT.match(r.text):
-                node.state, node.decided_at = "rejected", r.at
+                node.state, node.decided_at, node.decided_link = "rejected", r.at, r.link
                 node.why = f"{r.author}: {r.text[:200]}"
                 node.evidence_against.append(f"{r.author}: {r.text[:200]}")
             elif _CONFIRM.match(r.text):
-                node.state, node.decided_at = "confirmed", r.at
+                node.state, node.decided_at, node.decided_link = "confirmed", r.at, r.link
                 node.why = f"{r.author}: {r.text[:200]}"
                 node.evidence_for.append(f"{r.author}: {r.text[:200]}")
         node.minutes = round(((node.decided_at or resolved_at) - node.raised_at).total_seconds() / 60, 1)

@@ -9,7 +9,6 @@ says something, and otherwise left as a clearly marked prompt for the humans.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,31 +19,23 @@ from workers.knowledge.model import Triplet
 from workers.llm.budget import Budget
 from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader
-from workers.postmortem import blameless
+from workers.postmortem import blameless, items, timeline
 from workers.postmortem.decisions import decision_tree
 from workers.postmortem.gather import Gathered
+from workers.postmortem.markup import plain, shorten
 from workers.postmortem.model import (
     TO_WRITE,
     ActionEntry,
-    ActionItem,
     DecisionNode,
-    ItemType,
     PostmortemDraft,
     Prose,
-    TimelineEntry,
 )
 from workers.redaction import ConsistentRedactor, EgressRecord, prepare_egress
 from workers.triage.board import SAME_WORDS, words
 
 log = structlog.get_logger(__name__)
-_ALERT = re.compile(r"\[(?P<state>FIRING|RESOLVED)(?::\d+)?\]|\b(?P<pd>triggered|resolved)\b:", re.IGNORECASE)
-_ITEM = re.compile(r"^\s*(?:action item|follow[- ]?up|todo|ai)\s*[:\-]\s*(?P<text>.+)", re.IGNORECASE)
-_MENTION = re.compile(r"<@(?P<id>[UW][A-Z0-9]+)>")
-_DETECT = re.compile(r"\b(?:alert|alerting|monitor|dashboard|page|paging|detect|slo|probe)\w*", re.IGNORECASE)
-_MITIGATE = re.compile(
-    r"\b(?:runbook|rollback|roll back|failover|playbook|mitigat|restart|scale)\w*", re.IGNORECASE
-)
 TITLE_MAX = 120
+TITLE_SYMPTOM_MIN = 30  # characters of the symptom a long cause leaves in the title
 PROMPT_MESSAGES = 150  # newest human messages given to the LLM beside the key events
 AUDIT_SHOWN = ("proposed", "approved", "denied", "executed", "failed", "expired", "cancelled", "suggested")
 Egress = Callable[[EgressRecord], None]
@@ -68,8 +59,9 @@ def draft(
     resolved_at = incident.resolved_at or now
     tree = decision_tree(got, resolved_at, summary)
     actions = _actions(got)
-    timeline = _timeline(got, tree, actions, resolved_at, resolved_by, summary)
+    entries = timeline.build(got, tree, actions, resolved_at, resolved_by, summary)
     people = sorted({m.author for m in got.messages if not m.bot and m.author})
+    started, basis = start_of(got)
     pm = PostmortemDraft(
         incident_id=incident.id,
         title=_title(got, tree),
@@ -77,13 +69,15 @@ def draft(
         channel_name=got.channel_name,
         mode="evidence-only",
         generated_at=now,
-        started_at=min([incident.started_at, *(m.at for m in got.messages[:1])]),
+        started_at=started,
+        start_basis=basis,
+        opened_at=incident.started_at,
         resolved_at=resolved_at,
         resolved_by=resolved_by,
         services=[got.service] if got.service else [],
         participants=people,
-        prose=_evidence_prose(got, tree, actions, timeline, summary, resolved_at),
-        timeline=timeline,
+        prose=_evidence_prose(got, tree, actions, summary, started, resolved_at),
+        timeline=entries,
         decision_tree=tree,
         actions=actions,
         triplets=_triplets(got, tree, actions, summary),
@@ -100,23 +94,42 @@ def draft(
             # The figures and open questions the data has stay, whatever the model wrote.
             pm.prose = prose.model_copy(
                 update={
-                    "impact": f"{_figures(got, timeline, pm.started_at, resolved_at)} {prose.impact}",
+                    "impact": f"{_figures(got, started, resolved_at)} {prose.impact}",
+                    "detection": f"{_detection(got, tree)} {prose.detection}".strip(),
                     "open_questions": list(dict.fromkeys([*prose.open_questions, *data.open_questions])),
+                    "action_items": items.merge(data.action_items, prose.action_items),
                 }
             )
             pm.mode, pm.mode_reason = "llm", ""
         except LLMError as exc:
             log.warning("postmortem prose from the LLM failed; evidence-only draft", error=str(exc))
             pm.mode_reason = f"the LLM gave no usable answer ({exc})"
-    pm.blame, pm.bias_notes = blameless.check(_checked_parts(pm, got), blameless.first_names(people))
+    pm.blame, pm.bias_notes = blameless.check(_checked_parts(pm), blameless.first_names(people))
     return pm
 
 
+def start_of(got: Gathered) -> tuple[datetime, str]:
+    """When the incident started, and what says so: the earliest of its first alert, the first
+    message in the channel and its opening. The draft, its summary message and its record all use
+    this one time."""
+    firing = [s.start for s in timeline.alert_spans(got.messages)]
+    candidates = [(t, "the first alert") for t in firing[:1]]
+    candidates += [(m.at, "the first message in the channel") for m in got.messages[:1]]
+    candidates.append((got.incident.started_at, "the incident's opening"))
+    return min(candidates, key=lambda c: c[0])
+
+
 def _title(got: Gathered, tree: list[DecisionNode]) -> str:
+    """The symptom and the confirmed cause; when too long the symptom gives way first, so the
+    cause stays readable, and nothing is cut mid-word."""
     confirmed = next((n for n in tree if n.state == "confirmed"), None)
-    what = got.symptom or got.incident.resolution or got.channel_name or got.incident.id
-    title = f"{what}: {confirmed.statement}" if confirmed else what
-    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1].rstrip() + "…"
+    what = plain(got.symptom or got.incident.resolution or got.channel_name or got.incident.id)
+    what = " ".join(what.split())
+    if not confirmed:
+        return shorten(what, TITLE_MAX)
+    cause = " ".join(plain(confirmed.statement).split())
+    what = shorten(what, max(TITLE_SYMPTOM_MIN, TITLE_MAX - 2 - len(cause)))
+    return f"{what}: {shorten(cause, TITLE_MAX - 2 - len(what))}"
 
 
 def _actions(got: Gathered) -> list[ActionEntry]:
@@ -142,75 +155,21 @@ def _actions(got: Gathered) -> list[ActionEntry]:
     return out
 
 
-def _timeline(
-    got: Gathered,
-    tree: list[DecisionNode],
-    actions: list[ActionEntry],
-    resolved_at: datetime,
-    resolved_by: str,
-    summary: str,
-) -> list[TimelineEntry]:
-    entries = [
-        TimelineEntry(
-            at=m.at,
-            what=_MENTION.sub(lambda x: "@" + got.names.get(x.group("id"), x.group("id")), m.text),
-            who=m.author,
-            link=m.link,
-            source="alert" if _ALERT.search(m.text) else "message",
-            key=m.key,
-        )
-        for m in got.messages
-    ]
-    for n in tree:
-        if n.raised_by == "bot":
-            entries.append(
-                TimelineEntry(
-                    at=n.raised_at, what=f"Hypothesis {n.id} raised: {n.statement}", who="bot", source="bot"
-                )
-            )
-        if n.decided_at and n.state != "open":
-            entries.append(
-                TimelineEntry(
-                    at=n.decided_at, what=f"Hypothesis {n.id} {n.state}: {n.why}", who="", source="verdict"
-                )
-            )
-    entries += [
-        TimelineEntry(
-            at=a.at,
-            what=f"Action {a.kind}: {a.action}" + (f" ({a.detail})" if a.detail else ""),
-            who=a.by,
-            source="action",
-        )
-        for a in actions
-        if a.kind != "suggested"
-    ]
-    entries.append(
-        TimelineEntry(
-            at=resolved_at,
-            what="Incident resolved" + (f": {summary}" if summary else ""),
-            who=got.names.get(resolved_by, resolved_by),
-            source="resolution",
-        )
-    )
-    return sorted(entries, key=lambda e: e.at)
-
-
-def _alert_span(timeline: list[TimelineEntry]) -> tuple[datetime | None, datetime | None]:
-    firing = [e.at for e in timeline if e.source == "alert" and not re.search(r"resolved", e.what, re.I)]
-    ended = [e.at for e in timeline if e.source == "alert" and re.search(r"resolved", e.what, re.I)]
-    return (min(firing) if firing else None), (max(ended) if ended else None)
-
-
-def _figures(got: Gathered, timeline: list[TimelineEntry], started: datetime, resolved_at: datetime) -> str:
-    """The impact numbers the data has: duration, alert span, messages, people, service."""
-    fire, clear = _alert_span(timeline)
+def _figures(got: Gathered, started: datetime, resolved_at: datetime) -> str:
+    """The impact numbers the data has: duration, alerting window, messages, people, service."""
+    spans = timeline.alert_spans(got.messages)
     people = {m.author for m in got.messages if not m.bot}
     span = f"{started:%Y-%m-%d %H:%M} → {resolved_at:%H:%M} UTC"
     out = [f"Incident open {_minutes(started, resolved_at)} min ({span})."]
-    if fire:
+    if spans:
+        fire = spans[0].start
+        ends = [s.end for s in spans if s.end]
+        clear = max(ends) if len(ends) == len(spans) else None
+        names = ", ".join(dict.fromkeys(s.name for s in spans))
         out.append(
-            f"Alert firing from {fire:%H:%M}"
-            + (f" to {clear:%H:%M} ({_minutes(fire, clear)} min)." if clear else ".")
+            f"Alerting from {fire:%H:%M}"
+            + (f" to {clear:%H:%M} ({_minutes(fire, clear)} min)" if clear else " (not all resolved)")
+            + f": {names}."
         )
     out.append(
         f"{len(got.messages)} messages from {len(people)} people"
@@ -227,31 +186,20 @@ def _evidence_prose(
     got: Gathered,
     tree: list[DecisionNode],
     actions: list[ActionEntry],
-    timeline: list[TimelineEntry],
     summary: str,
+    started: datetime,
     resolved_at: datetime,
 ) -> Prose:
-    incident = got.incident
-    started = min([incident.started_at, *(m.at for m in got.messages[:1])])
     confirmed = [n for n in tree if n.state == "confirmed"]
     discarded = [n for n in tree if n.state in ("rejected", "dropped")]
     executed = [a for a in actions if a.kind == "executed"]
-    fire, _clear = _alert_span(timeline)
-    impact = [_figures(got, timeline, started, resolved_at)]
+    impact = [_figures(got, started, resolved_at)]
     impact.append(TO_WRITE + "who and what was affected (users, requests, revenue, SLO budget spent).")
-    first_human = next((m for m in got.messages if not m.bot), None)
-    if fire:
-        detection = f"An alert fired at {fire:%H:%M} UTC."
-    elif first_human:
-        detection = f"First reported in the channel by {first_human.author} at {first_human.at:%H:%M} UTC."
-    else:
-        detection = TO_WRITE + "how the incident was detected."
-    triaged = [n.raised_at for n in tree if n.raised_by == "bot"]
-    if triaged:
-        detection += f" First bot hypothesis at {min(triaged):%H:%M} UTC."
+    detection = _detection(got, tree) or TO_WRITE + "how the incident was detected."
     resolution = summary or TO_WRITE + "what was done to resolve it."
     if executed:
-        resolution += " Executed by the bot: " + "; ".join(f"{a.action} ({a.detail})" for a in executed) + "."
+        done = "; ".join(f"{a.action} ({a.detail})" for a in executed)
+        resolution = f"{resolution.rstrip(' .')}. Executed by the bot: {done}."
     went_badly = []
     if discarded:
         went_badly.append(
@@ -271,34 +219,51 @@ def _evidence_prose(
         detection=detection,
         root_causes=[n.statement for n in confirmed]
         or [TO_WRITE + "no hypothesis was confirmed; the root cause."],
-        trigger=TO_WRITE + "what set it off (a deploy, a config change, traffic, a dependency).",
+        trigger=_trigger(got),
         resolution=resolution,
         went_well=[TO_WRITE + "what helped (detection, tools, people, runbooks)."],
         went_badly=[*went_badly, TO_WRITE + "what slowed the response."],
         lucky=[TO_WRITE + "where we got lucky."],
-        action_items=_action_items(got),
+        action_items=items.from_messages(got.messages, got.names),
         open_questions=[f"{n.id} ({n.statement}) was never confirmed or ruled out." for n in opened]
         + [f"Not read: {g}" for g in got.gaps],
     )
 
 
-def _item_type(text: str) -> ItemType:
-    if _DETECT.search(text):
-        return "detect"
-    return "mitigate" if _MITIGATE.search(text) else "prevent"
+def _detection(got: Gathered, tree: list[DecisionNode]) -> str:
+    """How the incident came to light, from the data: the first alert, the first report, how long
+    after the first logged error, and the bot's first hypothesis."""
+    spans = timeline.alert_spans(got.messages)
+    first_human = next((m for m in got.messages if not m.bot), None)
+    found: list[str] = []
+    if spans:
+        found.append(f"Alert {spans[0].name} ({spans[0].tool}) fired at {spans[0].start:%H:%M} UTC.")
+    if first_human:
+        found.append(f"First reported in the channel by {first_human.author} at {first_human.at:%H:%M} UTC.")
+    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
+    if first_error and (spans or first_human):
+        noticed = min([*(s.start for s in spans[:1]), *(m.at for m in [first_human] if m)])
+        found.append(
+            f"The first error was logged at {first_error.at:%H:%M} UTC, "
+            f"{_minutes(first_error.at, noticed)} min before anyone was told."
+        )
+    triaged = [n.raised_at for n in tree if n.raised_by == "bot"]
+    if found and triaged:
+        found.append(f"First bot hypothesis at {min(triaged):%H:%M} UTC.")
+    return " ".join(found)
 
 
-def _action_items(got: Gathered) -> list[ActionItem]:
-    """Messages starting `action item:`, `follow-up:` or `todo:`; the first mention is the owner."""
-    items = []
-    for m in got.messages:
-        if not (found := _ITEM.match(m.text)):
-            continue
-        text = found.group("text").strip()
-        owner = next((got.names.get(x.group("id"), x.group("id")) for x in _MENTION.finditer(text)), "")
-        named = _MENTION.sub(lambda x: got.names.get(x.group("id"), x.group("id")), text)
-        items.append(ActionItem(text=named, owner=owner, type=_item_type(text)))
-    return items
+def _trigger(got: Gathered) -> str:
+    """The last change the logs show before the first error, offered as a candidate to confirm."""
+    first_error = next((m for m in got.milestones if m.kind == "first error"), None)
+    before = [m for m in got.milestones if m.kind == "change" and first_error and m.at <= first_error.at]
+    if not (first_error and before):
+        return TO_WRITE + "what set it off (a deploy, a config change, traffic, a dependency)."
+    change = before[-1]
+    return (
+        f"{TO_WRITE}confirm or replace the candidate from the logs: a change at {change.at:%H:%M:%S} UTC, "
+        f"{_minutes(change.at, first_error.at)} min before the first error: “{change.what}”."
+    )
 
 
 def _triplets(
@@ -339,8 +304,8 @@ def _llm_prose(
     egress: Egress,
     endpoint: str,
 ) -> Prose:
-    key = [e for e in pm.timeline if e.key or e.source != "message"]
-    recent = [e for e in pm.timeline if e.source == "message" and not e.key][-PROMPT_MESSAGES:]
+    key = [e for e in pm.timeline if e.shown]
+    recent = [e for e in pm.timeline if not e.shown][-PROMPT_MESSAGES:]
     system = prompts.render("postmortem/system")
     user = prompts.render(
         "postmortem/user",
@@ -350,7 +315,7 @@ def _llm_prose(
         started=f"{pm.started_at:%Y-%m-%d %H:%M}",
         resolved=f"{pm.resolved_at:%Y-%m-%d %H:%M}",
         summary=summary,
-        key_events=[f"{e.at:%H:%M} {e.who}: {e.what}" for e in key],
+        key_events=[f"{e.at:%H:%M} {e.who}: " + (f"[{e.kind}] " if e.kind else "") + e.what for e in key],
         messages=[f"{e.at:%H:%M} {e.who}: {e.what}" for e in sorted(recent, key=lambda e: e.at)],
         tree=[f"{n.id} [{n.state}] {n.statement} — {n.why}" for n in pm.decision_tree],
         actions=[f"{a.at:%H:%M} {a.kind} {a.action} {a.detail}" for a in pm.actions],
@@ -364,11 +329,19 @@ def _llm_prose(
     return result.parsed
 
 
-def _checked_parts(pm: PostmortemDraft, got: Gathered) -> list[tuple[str, str]]:
+def _checked_parts(pm: PostmortemDraft) -> list[tuple[str, str]]:
+    """Every text the document shows: the prose, the tree, the timeline and the appendix."""
     p = pm.prose
-    parts = [("summary", p.summary), ("impact", p.impact), ("detection", p.detection), ("trigger", p.trigger)]
-    parts += [("resolution", p.resolution)] + [("root causes", t) for t in p.root_causes]
+    parts = [("title", pm.title), ("summary", p.summary), ("impact", p.impact), ("detection", p.detection)]
+    parts += [("trigger", p.trigger), ("resolution", p.resolution)]
+    parts += [("root causes", t) for t in p.root_causes]
     parts += [("went well", t) for t in p.went_well] + [("went badly", t) for t in p.went_badly]
     parts += [("lucky", t) for t in p.lucky] + [("action items", i.text) for i in p.action_items]
-    parts += [(f"timeline {e.at:%H:%M}", e.what) for e in pm.timeline if e.key or e.source == "resolution"]
+    parts += [("open questions", t) for t in p.open_questions]
+    for n in pm.decision_tree:
+        said = (n.statement, n.why, *n.evidence_for, *n.evidence_against)
+        parts += [(f"decision tree {n.id}", t) for t in said]
+    for e in pm.timeline:
+        where = "timeline" if e.shown else "appendix"
+        parts.append((f"{where} {e.at:%H:%M:%S}" + (f" ({e.who})" if e.who else ""), e.what))
     return parts

@@ -1,6 +1,9 @@
 """Everything the postmortem is drafted from: the channel's history and all its threads (paginated,
 rate-limit aware), the pin reactions, the hypothesis board and its timeline, the audit trail, and
-what triage recorded (symptom, service, log signature).
+what triage recorded (symptom, service, log signature, log milestones).
+
+Alert bots are read whatever Slack shape they post in (see `alerts`); joins, leaves, topic changes
+and other system notices are left out.
 
 A part that cannot be read becomes a gap, named in the draft; the draft is still produced.
 """
@@ -22,6 +25,8 @@ from slack_sdk.web import SlackResponse
 from workers import audit
 from workers.incidents import IncidentStore
 from workers.models import Incident
+from workers.postmortem import milestones
+from workers.postmortem.alerts import SPOKEN_SUBTYPES, Alert, flatten, parse
 from workers.redisconn import as_text
 from workers.triage.board import Board, Event
 from workers.triage.report import Hypothesis
@@ -41,6 +46,7 @@ class SlackMessage:
     key: bool  # marked with the pin reaction, or pinned to the channel
     bot: bool  # written by another app (an alerting integration, say)
     link: str
+    alert: Alert | None = None  # what an alert bot's message announces
 
     @property
     def at(self) -> datetime:
@@ -60,6 +66,8 @@ class Gathered:
     service: str = ""
     signature: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # Slack user id → display name
+    milestones: list[milestones.Milestone] = field(default_factory=list)  # from the logs, oldest first
+    answers: dict[str, str] = field(default_factory=dict)  # triage run id → its answer's permalink
     workspace: str = ""  # the workspace URL, for permalinks
     gaps: list[str] = field(default_factory=list)
     slack_calls: int = 0
@@ -69,9 +77,12 @@ class SlackReader:
     """The Web API reads the postmortem needs, each waiting out `ratelimited` answers (Retry-After
     honoured, bounded) on top of the client's own retries."""
 
-    def __init__(self, client: WebClient, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self, client: WebClient, sleep: Callable[[float], None] = time.sleep, page: int = PAGE
+    ) -> None:
         self.client = client
         self.sleep = sleep
+        self.page = page
         self.calls = 0
 
     def _retry(self, call: Callable[[], SlackResponse]) -> dict[str, Any]:
@@ -100,12 +111,14 @@ class SlackReader:
 
     def history(self, channel: str, oldest: str) -> list[dict[str, Any]]:
         return self._pages(
-            lambda c: self.client.conversations_history(channel=channel, oldest=oldest, limit=PAGE, cursor=c)
+            lambda c: self.client.conversations_history(
+                channel=channel, oldest=oldest, limit=self.page, cursor=c
+            )
         )
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         return self._pages(
-            lambda c: self.client.conversations_replies(channel=channel, ts=ts, limit=PAGE, cursor=c)
+            lambda c: self.client.conversations_replies(channel=channel, ts=ts, limit=self.page, cursor=c)
         )
 
     def _pages(self, page_at: Callable[[str | None], SlackResponse]) -> list[dict[str, Any]]:
@@ -131,6 +144,7 @@ def gather(
     lookback_minutes: int,
 ) -> Gathered:
     got = Gathered(incident=incident, channel_name=incident.channel_name)
+    runs: list[tuple[str, str]] = []
     try:
         got.hypotheses = board.hypotheses(incident.id)
         got.dropped = board.hypotheses(incident.id, dropped=True)
@@ -138,6 +152,8 @@ def gather(
         entries = client.xrange(audit.incident_key(incident.id)) or []
         got.audit = [{as_text(k): as_text(v) for k, v in (f or {}).items()} for _id, f in entries]
         got.symptom, got.service, got.signature = store.findings(incident.id)
+        got.milestones = milestones.load(client, incident.id)
+        runs = store.triages(incident.id)
     except redis.RedisError as exc:
         got.gaps.append(f"board and audit trail: {type(exc).__name__}: {exc}")
     oldest = incident.started_at - timedelta(minutes=lookback_minutes)
@@ -147,22 +163,29 @@ def gather(
     except SlackApiError as exc:
         got.gaps.append(f"channel history: Slack answered {exc.response.get('error', 'error')}")
         bot_user_id, raw = "", []
+    got.answers = {run: permalink(got.workspace, incident.channel_id, ts) for run, ts in runs}
     users = sorted({m["user"] for m in raw if m.get("user")})
     got.names = {u: slack.user_name(u) for u in users}
     for m in raw:
-        if m.get("user") == bot_user_id or (m.get("bot_id") and not m.get("text")):
-            continue  # our own answers come from the board; empty app messages say nothing
+        if m.get("user") == bot_user_id or m.get("subtype", "") not in SPOKEN_SUBTYPES:
+            continue  # our own answers come from the board; system notices say nothing
+        bot = bool(m.get("bot_id")) or m.get("subtype") == "bot_message"
+        text = flatten(m) if bot or not m.get("text") else str(m["text"])
+        if not text:
+            continue
         user = m.get("user", "")
+        poster = str(m.get("username") or (m.get("bot_profile") or {}).get("name") or "")
         got.messages.append(
             SlackMessage(
                 ts=m["ts"],
                 user=user,
-                author=got.names.get(user, m.get("username") or user or "app"),
-                text=m.get("text", ""),
+                author=got.names.get(user, poster or user or "app"),
+                text=text,
                 thread_ts=m.get("thread_ts") if m.get("thread_ts") != m["ts"] else None,
                 key=_is_key(m, pin_reaction, incident.channel_id),
-                bot=bool(m.get("bot_id")),
+                bot=bot,
                 link=permalink(got.workspace, incident.channel_id, m["ts"], m.get("thread_ts")),
+                alert=parse(text, poster) if bot else None,
             )
         )
     got.slack_calls = slack.calls
@@ -190,5 +213,5 @@ def permalink(workspace: str, channel: str, ts: str, thread_ts: str | None = Non
     """A message's permalink, in the shape Slack gives them (no call per message)."""
     if not workspace.startswith(("https://", "http://")):
         return ""
-    link = f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    link = f"{workspace.rstrip('/')}/archives/{channel}" + (f"/p{ts.replace('.', '')}" if ts else "")
     return f"{link}?thread_ts={thread_ts}&cid={channel}" if thread_ts and thread_ts != ts else link

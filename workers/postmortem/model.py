@@ -21,8 +21,19 @@ class TimelineEntry(BaseModel):
     what: str
     who: str = ""
     link: str = Field(default="", description="permalink of the Slack message it came from")
-    source: Literal["message", "alert", "bot", "verdict", "action", "resolution"] = "message"
+    source: Literal["message", "alert", "bot", "hypothesis", "verdict", "action", "resolution", "log"] = (
+        "message"
+    )
     key: bool = Field(default=False, description="marked with the pin reaction, or pinned")
+    kind: str = Field(
+        default="",
+        description="why it is a key event: alert firing, first report, status update, decision, …",
+    )
+
+    @property
+    def shown(self) -> bool:
+        """In the Timeline section (every channel message is in the appendix)."""
+        return self.key or bool(self.kind) or self.source not in ("message", "alert")
 
 
 class DecisionNode(BaseModel):
@@ -41,6 +52,8 @@ class DecisionNode(BaseModel):
     minutes: float = Field(
         default=0.0, description="from raised to decided (or to resolution when never decided)"
     )
+    link: str = Field(default="", description="where it was raised: the triage answer or the message")
+    decided_link: str = Field(default="", description="the message that settled it, when one did")
 
 
 class ActionEntry(BaseModel):
@@ -55,6 +68,10 @@ class ActionItem(BaseModel):
     text: Text
     owner: str = ""
     type: ItemType = "prevent"
+    due: str = Field(default="", description="due date when the messages give one, as written")
+    source: Literal["channel", "model"] = Field(
+        default="model", description="channel: written by people in the channel; model: suggested by the LLM"
+    )
 
 
 class BlameFlag(BaseModel):
@@ -92,6 +109,8 @@ class PostmortemDraft(BaseModel):
     version: int = 1
     generated_at: datetime
     started_at: datetime
+    start_basis: str = Field(default="", description="what set the start: the first alert, …")
+    opened_at: datetime | None = Field(default=None, description="when the incident was opened in Slack")
     resolved_at: datetime
     resolved_by: str = ""
     services: list[str] = Field(default_factory=list)

@@ -3,6 +3,7 @@ decision tree, the actions, the triplets and the blameless review."""
 
 from __future__ import annotations
 
+from workers.postmortem.markup import shorten
 from workers.postmortem.model import PostmortemDraft, TimelineEntry
 
 SECTIONS = (
@@ -34,12 +35,23 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _entry(e: TimelineEntry) -> str:
+def _entry(e: TimelineEntry, *, kind: bool = True) -> str:
     when = f"{e.at:%H:%M:%S}"
     when = f"[{when}]({e.link})" if e.link else when
     who = f" **{_cell(e.who)}**:" if e.who else ""
     mark = " 📌" if e.key else ""
-    return f"- {when}{mark}{who} {_cell(e.what)[:500]}"
+    label = f" _{e.kind}_ ·" if kind and e.kind else ""
+    return f"- {when}{mark}{label}{who} {shorten(_cell(e.what), 500)}"
+
+
+def _start_note(pm: PostmortemDraft) -> str:
+    """What the start time is, and the opening in Slack when that is later (the triage answer's
+    "open since")."""
+    if not pm.start_basis:
+        return ""
+    opened = pm.opened_at
+    later = opened is not None and f"{opened:%H:%M}" != f"{pm.started_at:%H:%M}"
+    return f" (started at {pm.start_basis}" + (f"; opened in Slack at {opened:%H:%M}" if later else "") + ")"
 
 
 def _bullets(items: list[str]) -> list[str]:
@@ -60,7 +72,9 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
         "|---|---|",
         f"| Incident | `{pm.incident_id}` in #{pm.channel_name} |",
         f"| Status | {status} (version {pm.version}) |",
-        f"| Started / resolved | {pm.started_at:%Y-%m-%d %H:%M} / {pm.resolved_at:%Y-%m-%d %H:%M} UTC |",
+        f"| Started / resolved | {pm.started_at:%Y-%m-%d %H:%M} / {pm.resolved_at:%Y-%m-%d %H:%M} UTC"
+        + _start_note(pm)
+        + " |",
         f"| Services | {', '.join(pm.services) or 'not recorded'} |",
         f"| Participants | {_cell(', '.join(pm.participants)) or 'none'} |",
         f"| Drafted | {pm.generated_at:%Y-%m-%d %H:%M} UTC, "
@@ -71,18 +85,18 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
     if pm.mode == "evidence-only":
         out += ["> Drafted without an LLM: sections marked ✍️ are prompts for the humans to fill in.", ""]
     out += ["## Summary", "", p.summary, "", "## Impact", "", p.impact, ""]
-    key = [e for e in pm.timeline if e.key or e.source != "message"]
     out += [
         "## Timeline",
         "",
-        "Key events (📌 marked in the channel; bot, alert, verdict and action events):",
+        "Key events (📌 marked in the channel; alerts, log milestones, the first report, status updates, "
+        "decisions, mitigations, hypotheses, actions), times in UTC:",
         "",
     ]
-    out += [_entry(e) for e in key] or ["- (none)"]
+    out += [_entry(e) for e in pm.timeline if e.shown] or ["- (none)"]
     out += ["", "## Detection", "", p.detection, "", "## Root causes and trigger", ""]
     out += [*_bullets(p.root_causes), "", f"Trigger: {p.trigger or 'not recorded'}", ""]
     out += ["## Resolution", "", p.resolution, ""]
-    out += ["## Decision tree", "", "Every hypothesis raised, including those pursued and rejected.", ""]
+    out += ["## Decision tree", "", "Every hypothesis raised, including those pursued and rejected:", ""]
     for n in pm.decision_tree:
         decided = f", {n.decided_at:%H:%M}" if n.decided_at else ""
         out.append(
@@ -113,10 +127,15 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
         *_bullets(p.went_badly),
     ]
     out += ["", "## Where we got lucky", "", *_bullets(p.lucky), "", "## Action items", ""]
-    out += ["| Item | Owner | Type |", "|---|---|---|"]
-    out += [f"| {_cell(i.text)} | {_cell(i.owner) or 'unassigned'} | {i.type} |" for i in p.action_items]
+    out += ["| Item | Owner | Due | Type | Source |", "|---|---|---|---|---|"]
+    out += [
+        f"| {_cell(i.text)} | {_cell(i.owner) or 'unassigned'} | {_cell(i.due) or '-'} | {i.type} | "
+        + ("channel" if i.source == "channel" else "suggested by the model")
+        + " |"
+        for i in p.action_items
+    ]
     if not p.action_items:
-        out.append("| ✍️ _To write_ | | |")
+        out.append("| ✍️ _To write_ | | | | |")
     out += ["", "## Open questions", "", *_bullets(p.open_questions), "", "## Triplets", ""]
     out += [
         f"- symptom: {_cell(t.symptom)} → root cause: {_cell(t.root_cause)} → fix: {_cell(t.fix)}"
@@ -133,5 +152,5 @@ def markdown(pm: PostmortemDraft, *, appendix: bool = True) -> str:
     if appendix:
         messages = [e for e in pm.timeline if e.source in ("message", "alert")]
         out += ["", f"## Appendix: channel log ({len(messages)} messages)", ""]
-        out += [_entry(e) for e in messages]
+        out += [_entry(e, kind=False) for e in messages]
     return "\n".join(out) + "\n"

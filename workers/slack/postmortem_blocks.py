@@ -17,8 +17,8 @@ def summary(pm: PostmortemDraft, file_note: str = "") -> tuple[str, list[Block]]
         f"*Incident* `{pm.incident_id}` · resolved {pm.resolved_at:%Y-%m-%d %H:%M} UTC after {minutes} min",
         f"*Hypotheses* {len(pm.decision_tree)}: "
         + ", ".join(f"{states[s]} {s}" for s in ("confirmed", "rejected", "dropped", "open") if states[s]),
-        f"*Actions* {len(pm.actions)} · *Timeline* {sum(1 for e in pm.timeline if e.key)} pinned events, "
-        f"{pm.messages_read} messages read",
+        f"*Actions* {len(pm.actions)} · *Timeline* {sum(1 for e in pm.timeline if e.shown)} key events "
+        f"({sum(1 for e in pm.timeline if e.key)} pinned), {pm.messages_read} messages read",
     ]
     if pm.triplets:
         t = pm.triplets[0]

@@ -33,4 +33,5 @@ def evidence_view(digest: Digest, service: str, sources: Sequence[str]) -> Evide
         exact=digest.exact,
         sources=list(sources),
         cut=sum(digest.cut.values()),
+        bursts=list(digest.bursts),
     )

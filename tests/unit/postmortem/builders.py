@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from workers.models import Incident
+from workers.postmortem.alerts import parse
 from workers.postmortem.gather import Gathered, SlackMessage
 from workers.triage.report import EvidenceRef, Hypothesis
 
@@ -22,7 +23,9 @@ def message(
 ) -> SlackMessage:
     ts = f"{at(minutes).timestamp():.6f}"
     parent = f"{at(thread).timestamp():.6f}" if thread is not None else None
-    return SlackMessage(ts, user, NAMES.get(user, user), text, parent, key, user.startswith("B"), "")
+    bot = user.startswith("B")
+    alert = parse(text, "Alertmanager") if bot else None
+    return SlackMessage(ts, user, NAMES.get(user, user), text, parent, key, bot, "", alert)
 
 
 def event(minutes: float, kind: str, hypothesis: str, statement: str, **extra: str) -> dict[str, str]:

@@ -53,3 +53,36 @@ def test_hindsight_words_are_noted_where_they_appear() -> None:
 
 def test_first_names_are_added_for_full_names() -> None:
     assert first_names(["Bruno Silva", "ops-bot", "Al Li"]) == ["Bruno Silva", "Bruno", "ops-bot", "Al Li"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cue"),
+    [
+        ("Bruno pushed the bad config without review, classic Bruno.", "classic"),
+        ("The on-call ignored the page for twenty minutes.", "ignored"),
+        ("Whoever merged this didn't read the diff.", "didn't read"),
+        ("Great job Alice, checkout is down again.", "again"),
+        ("The intern was careless with the flag.", "careless"),
+        ("Alice deployed on a Friday, as usual.", "as usual"),
+    ],
+)
+def test_blame_by_name_or_role_in_its_common_forms_is_flagged(sentence: str, cue: str) -> None:
+    flags, _notes = check([("appendix 10:00:00", sentence)], PEOPLE)
+    assert [f.sentence for f in flags] == [sentence] and cue in flags[0].why
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Thanks Alice for the quick rollback, checkout is recovering.",
+        "The on-call acknowledged the page within two minutes.",
+        "The config was applied without review because the pipeline allows direct pushes.",
+        "Bruno deployed v42 at 16:02 as part of the weekly release.",
+        "Alice confirmed customers can pay again.",
+        "Bruno is on it.",
+        "Alice, can you check again?",
+        "Bruno says the database is seriously overloaded.",
+    ],
+)
+def test_neutral_mentions_of_people_and_roles_are_left_alone(sentence: str) -> None:
+    assert check([("appendix 10:00:00", sentence)], PEOPLE)[0] == []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -24,6 +26,13 @@ def _status(lines: list[LogLine], note: str) -> SourceStatus:
     if note:
         return "partial" if lines else "error"
     return "ok" if lines else "empty"
+
+
+@functools.cache
+def service_models() -> botocore.loaders.Loader:
+    """botocore's reader of its bundled service models and endpoint data, shared by every session in
+    the process: a session of its own would parse them again (a tenth of a second or more a client)."""
+    return botocore.loaders.create_loader()
 
 
 class CloudWatchSource:
@@ -116,8 +125,9 @@ class CloudWatchSource:
             read_timeout=self._timeout_s,
             retries={"mode": "standard", "total_max_attempts": 2},
         )
-        session = boto3.session.Session()  # one per client: the default session is not thread-safe
-        return session.client(
+        session = botocore.session.Session()  # one per client: a shared session is not thread-safe
+        session.register_component("data_loader", service_models())
+        return session.create_client(
             "logs", region_name=self._region, endpoint_url=self._endpoint_url, config=config
         )
 

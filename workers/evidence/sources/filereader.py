@@ -184,31 +184,31 @@ class FileRead:
         return start, (end if end < size else None)
 
     def _lines(self, body: BinaryIO, reader: LineReader, end: int | None, skip: int) -> Iterator[LogLine]:
-        """The lines inside the window, the first `skip` of them left out (counted)."""
+        """The lines inside the window, the first `skip` of them left out (counted). A run of whole
+        lines is decoded at once; a blank line is no line."""
         window, limit = self.window, self.window.end + ORDER_SLACK
-        for text in self._texts(body, end):
-            line = reader.line(text)
-            if line is None:
-                continue
-            ts = line.ts
-            if ts is not None and not window.start <= ts < window.end:
-                if ts > limit and self.seeked:
-                    return
-                continue
-            if skip:
-                skip -= 1
-                self.skipped_lines += 1
-                continue
-            self.lines += 1
-            yield line
-
-    def _texts(self, body: BinaryIO, end: int | None) -> Iterator[str]:
-        """The text lines from the body's offset to `end`, each cut to `max_bytes`; a block of whole
-        lines is decoded at once."""
+        start, stop = window.start, window.end
+        make = reader.line
         for chunk in _raw_chunks(body, end, self.max_bytes, self):
             for text in _decode(chunk).split("\n"):
-                if text and not text.isspace():
-                    yield text[:-1] if text[-1] == "\r" else text
+                if not text or text.isspace():
+                    continue
+                if text[-1] == "\r":
+                    text = text[:-1]
+                line = make(text)
+                if line is None:
+                    continue
+                ts = line.ts
+                if ts is not None and not start <= ts < stop:
+                    if ts > limit and self.seeked:
+                        return
+                    continue
+                if skip:
+                    skip -= 1
+                    self.skipped_lines += 1
+                    continue
+                self.lines += 1
+                yield line
 
 
 def _head(raw: io.BufferedReader, compressed: bool) -> bytes:
@@ -324,6 +324,8 @@ def bounds(path: str) -> tuple[datetime | None, datetime | None]:
         else:
             raw.seek(max(0, os.fstat(raw.fileno()).st_size - SAMPLE_BYTES))
             tail = raw.read(SAMPLE_BYTES)
-    first = next((t for text in _decode(head).splitlines() if (t := reader.time_of(text))), None)
-    last = next((t for text in reversed(_decode(tail).splitlines()) if (t := reader.time_of(text))), None)
-    return first, last
+    # The extremes of the head and the tail, not their first and last lines: a log written by several
+    # threads or appended late is only roughly in order.
+    firsts = [t for text in _decode(head).splitlines() if (t := reader.time_of(text))]
+    lasts = [t for text in _decode(tail).splitlines() if (t := reader.time_of(text))]
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)

@@ -43,7 +43,7 @@ class FileSource:
         return f"{' '.join(self._paths)} from {window.start.isoformat()} to {window.end.isoformat()}"
 
     async def fetch(self, query: LogQuery) -> SourceResult:
-        files, unmatched = await asyncio.to_thread(_expand, self._paths)
+        files, unmatched = await asyncio.to_thread(expand, self._paths)
         result = SourceResult(
             source=self.name,
             status="ok" if files else "error",
@@ -71,9 +71,7 @@ class _Scan:
         streams = [self._guarded(read) for read in self.reads]
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_order)
         try:
-            for line in merged:
-                self.result.streamed += 1
-                yield line
+            yield from merged
         finally:
             self._finish()
 
@@ -92,11 +90,12 @@ class _Scan:
     def _finish(self) -> None:
         result = self.result
         result.elapsed_s += time.monotonic() - self.started
+        result.streamed = sum(r.lines for r in self.reads)
         read_any = any(r.reader is not None for r in self.reads)
         if not read_any:
             result.status = "error"
-        elif any(r.problem or r.skipped_lines for r in self.reads):
-            result.status = "partial"
+        elif any(r.problem or r.skipped_lines for r in self.reads) or self._undated():
+            result.status = "partial"  # the answer shows it as a gap
         else:
             result.status = "ok" if result.streamed else "empty"
         result.note = "; ".join(self.notes())
@@ -109,6 +108,12 @@ class _Scan:
                 described.append(f"{os.path.basename(read.path)} {summary}")
         return described
 
+    def _undated(self) -> list[str]:
+        """Files in which no line had a readable time, when a real window was asked for."""
+        if self.query.window.start <= _EVERYTHING_START:
+            return []
+        return [r.path for r in self.reads if r.reader is not None and r.reader.dater.undated_only()]
+
     def notes(self) -> list[str]:
         notes = []
         skipped = sum(r.skipped_lines for r in self.reads)
@@ -116,8 +121,8 @@ class _Scan:
             notes.append(
                 f"over {self.query.max_lines} lines: the oldest {skipped} of the window were left out"
             )
-        undated = [r.path for r in self.reads if r.reader is not None and r.reader.dater.undated_only()]
-        if undated and self.query.window.start > _EVERYTHING_START:
+        undated = self._undated()
+        if undated:
             notes.append(
                 f"no readable time in {_listing(undated)}: "
                 "the window could not be applied, all of it was read"
@@ -144,7 +149,7 @@ def _order(line: LogLine) -> datetime:
     return line.ts or _EVERYTHING_START
 
 
-def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
+def expand(patterns: list[str]) -> tuple[list[str], list[str]]:
     """The files the globs name, in order and without repeats, and the globs that named none."""
     found: dict[str, None] = {}
     unmatched = []
@@ -160,7 +165,7 @@ def _expand(patterns: list[str]) -> tuple[list[str], list[str]]:
 def span(paths: list[str]) -> TimeWindow | None:
     """From the oldest to just past the newest dated line of the files (windows typed as "last 30m"
     are read relative to the logs, not the wall clock); None when no line has a readable time."""
-    files, _ = _expand(paths)
+    files, _ = expand(paths)
     found: list[datetime] = []
     for path in files:
         try:
