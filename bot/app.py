@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import middleware
+from bot import installation, middleware
 from bot.deps import BotDeps
 from bot.listeners import actions, approvals, commands, events
 from workers.slack.client import make_client
@@ -35,6 +35,7 @@ def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
         request_verification_enabled=secret is not None,
     )
     middleware.register(app, deps)
+    installation.register(app, deps, installation.Installation(app.client, settings.slack.app_id))
     commands.register(app)
     events.register(app)
     actions.register(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -148,6 +149,8 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     from bot.app import build_app
     from bot.deps import BotDeps
     from bot.server import make_server, make_wsgi, metrics_registry, readiness
+    from workers.jobs.reconcile import keep_reconciling
+    from workers.policy.source import PolicySource
     from workers.runtime import Runtime
 
     settings.check_for("bot")
@@ -173,17 +176,22 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         )
     else:
         probe = readiness(rt.redis.client)
-    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client))
+    source = rt.ladder.source
+    detail = (lambda: {"policy": source.status()}) if isinstance(source, PolicySource) else None
+    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
     server = make_server(
         wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    stop = threading.Event()
+    keep_reconciling(rt, stop)
     log.info("bot serving", mode="socket" if socket_mode else "http", port=server.effective_port)
     try:
         server.run()
     except KeyboardInterrupt:
         log.info("bot stopping")
     finally:
+        stop.set()
         server.close()
         if handler is not None:
             handler.close()  # type: ignore[no-untyped-call]

@@ -22,6 +22,7 @@ METHOD_SCOPES = {
     "conversations_replies": "channels:history",
     "conversations_info": "channels:read",
     "users_info": "users:read",
+    "bots_info": "users:read",  # the app id interactive payloads must carry
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",  # approvers named by user group
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     explain.add_argument("--environment", default="")
     explain.add_argument("--namespace", default="")
     explain.add_argument("--replica-change", type=int, default=None)
+    explain.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another parameter of the action (replicas=5, revision=3); repeatable",
+    )
     explain.add_argument("--budget", choices=["healthy", "burning", "exhausted"], default="healthy")
     explain.add_argument("--novel", action="store_true", help="as for an incident unlike any before")
     explain.add_argument(
@@ -65,7 +73,19 @@ def run_policy(args: argparse.Namespace) -> int:
             print(f"error    {problem}")
         return 1 if problems else 0
     policy = load_policy(args.file)
-    action = ActionRequest(args.action, args.service, args.environment, args.namespace, args.replica_change)
+    if bad := [p for p in args.param if "=" not in p]:
+        print(f"incident-copilot: --param takes KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
+        return 2
+    params = {key: value for key, _, value in (p.partition("=") for p in args.param)}
+    given = {
+        "environment": args.environment,
+        "namespace": args.namespace,
+        "replica_change": args.replica_change,
+    }
+    params |= {k: str(v) for k, v in given.items() if v not in (None, "")}
+    action = ActionRequest(
+        args.action, args.service, args.environment, args.namespace, args.replica_change, params
+    )
     decision = decide(policy, action, args.budget, args.novel)
     print(f"{args.action} on {args.service}: {decision.level} (the policy says {decision.written})")
     for reason in decision.reasons:

@@ -47,9 +47,14 @@ def readiness(client: redis.Redis, extra: Probe | None = None) -> Probe:
 
 
 def make_wsgi(
-    app: App | None, ready: Probe, registry: CollectorRegistry | None = None
+    app: App | None,
+    ready: Probe,
+    registry: CollectorRegistry | None = None,
+    detail: Callable[[], dict[str, Any]] | None = None,
 ) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
-    """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode)."""
+    """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode).
+    `detail` adds what `/readyz` shows without deciding readiness (the policy in force, a rejected
+    edit)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -61,8 +66,9 @@ def make_wsgi(
         if path == "/readyz" and method == "GET":
             checks = ready()
             ok = all(checks.values())
+            more = detail() if detail else {}
             return _json(
-                start_response, "200 OK" if ok else "503 Service Unavailable", {"ready": ok, **checks}
+                start_response, "200 OK" if ok else "503 Service Unavailable", {"ready": ok, **checks, **more}
             )
         if path == "/metrics" and method == "GET" and registry is not None:
             try:

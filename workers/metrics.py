@@ -35,6 +35,7 @@ METRICS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "llm_tokens": ("counter", "LLM tokens used, by kind (prompt, completion)", ()),
     "llm_errors": ("counter", "LLM calls that gave no usable answer, by error", ()),
     "decisions": ("counter", "Decisions on suggested actions, by level and reason", ()),
+    "policy_reloads": ("counter", "Policy file changes, by outcome (loaded, rejected) and process", ()),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import redis
 from slack_sdk import WebClient
 
 from workers.errors import ConfigError
@@ -21,7 +22,7 @@ from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader
 from workers.policy.governor import Governor
 from workers.policy.ladder import Ladder
-from workers.policy.model import load_policy
+from workers.policy.source import PolicySource
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import make_client
@@ -66,12 +67,15 @@ def build_engine(settings: Settings) -> Engine:
     return Engine(llm=llm, prompts=prompts, endpoint=llm.where + "chat/completions")
 
 
-def build_ladder(settings: Settings, executable: frozenset[str] = frozenset()) -> Ladder:
-    """The policy ladder; a malformed policy file stops start-up with the line at fault."""
+def build_ladder(
+    settings: Settings, process: str, client: redis.Redis, executable: frozenset[str] = frozenset()
+) -> Ladder:
+    """The policy ladder on the policy file as it reads now; a malformed file stops start-up with the
+    line at fault, a malformed edit later is rejected while the last good version stays."""
     if settings.policy.file is None:
-        return Ladder(policy=None, governor=None)
-    policy = load_policy(settings.policy.file)
-    return Ladder(policy, Governor(policy, settings.policy.prometheus_url), executable)
+        return Ladder(None, None)
+    source = PolicySource(settings.policy.file, process, client)
+    return Ladder(source, Governor(source.current, settings.policy.prometheus_url), executable)
 
 
 @dataclass
@@ -94,8 +98,14 @@ class Runtime:
         evidence = EvidenceDeps.build(settings) if worker else None
         executors = build_executors(settings.executors) if worker else {}
         engine = build_engine(settings)
-        ladder = build_ladder(settings, frozenset(executors))
         handle = connect(settings.redis)
+        try:
+            ladder = build_ladder(
+                settings, "worker" if worker else "bot", handle.client, frozenset(executors)
+            )
+        except BaseException:
+            handle.close()  # an embedded Redis must not outlive a refused start-up
+            raise
         return cls(
             settings=settings,
             redis=handle,

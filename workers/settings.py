@@ -31,6 +31,11 @@ class SlackSettings(BaseSettings):
     signing_secret: SecretStr | None = Field(None, description="the app's signing secret")
     app_token: SecretStr | None = Field(None, description="app-level token for Socket Mode, xapp-…")
     api_url: str = Field("https://slack.com/api/", description="Web API base URL ending in /")
+    app_id: str | None = Field(
+        None,
+        description="the app's id (A…); interactive payloads naming another app are refused "
+        "(unset: read from Slack with bots.info)",
+    )
 
     @field_validator("bot_token")
     @classmethod

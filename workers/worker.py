@@ -25,6 +25,7 @@ from rq.serializers import JSONSerializer
 
 from workers import queue as queues
 from workers import runtime, warmup
+from workers.jobs.reconcile import reconcile
 from workers.redisconn import connect
 from workers.settings import Settings
 
@@ -85,17 +86,26 @@ def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]
 
 
 class CopilotWorker(Worker):
-    """RQ's forking worker, plus the same-host crash check in every maintenance pass, and a knowledge
-    index refreshed before each fork so every work horse starts with it warm."""
+    """RQ's forking worker, plus the same-host crash check and the stuck-proposal reconciler in every
+    maintenance pass, and a knowledge index and policy refreshed before each fork so every work
+    horse starts with them current (a rejected policy edit is logged once, here)."""
 
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
+        rt = runtime.current()
+        _ = rt.ladder.policy
         with contextlib.suppress(redis.RedisError):
-            runtime.current().knowledge.refresh()
+            rt.knowledge.refresh()
         super().fork_work_horse(job, queue)
 
     def run_maintenance_tasks(self) -> None:
         expire_dead_executions(self.connection, self.queue_names())
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        rt = runtime.current()
+        try:
+            _ = rt.ladder.policy
+            reconcile(rt)
+        except Exception as exc:  # a maintenance pass never stops the worker; the next one retries
+            log.error("reconciling stuck proposals failed", error=repr(exc))
 
 
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:

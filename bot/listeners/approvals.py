@@ -24,6 +24,7 @@ from workers.proposals import approval
 from workers.proposals.store import ProposalStore
 from workers.queue import enqueue_execution
 from workers.slack import ids
+from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
 NO_POLICY = "No action policy is loaded here (POLICY_FILE), so nothing can be approved."
@@ -94,14 +95,18 @@ def _decide_click(
     and the execution queued when an approval completed the count."""
     deps, ladder, user, proposal_id, channel = _click(ack, action, body, context)
     with unit_of_work("action handled", action=action_id, run_id=context["run_id"], user=user) as line:
-        if ladder is None or ladder.policy is None:
-            ephemeral(respond, NO_POLICY)
-            line["outcome"] = "no_policy"
-            return
         try:
+            if ladder is None or ladder.policy is None:
+                _refused(deps.redis, user, proposal_id, "no policy file is loaded")
+                ephemeral(respond, NO_POLICY)
+                line["outcome"] = "no_policy"
+                return
             groups = user_groups(client, user)
             store = ProposalStore(deps.redis)
             result = decide(store, ladder, deps.redis, proposal_id, user, channel, groups, datetime.now(UTC))
+            if result.proposal is not None and result.outcome not in ("refused", "unknown", "recorded"):
+                # the buttons give way to the outcome before the worker can post its own
+                show_outcome(client, result.proposal, body.get("message"))
             if result.execute:
                 enqueue_execution(deps.redis, proposal_id, context["run_id"], by=user)
         except redis.RedisError:
@@ -112,6 +117,10 @@ def _decide_click(
             return
         ephemeral(respond, result.message)
         line["outcome"] = result.outcome
+
+
+def _refused(client: redis.Redis, user: str, proposal_id: str, reason: str, incident: str = "") -> None:
+    audit.record(client, incident, "click_refused", by=user, proposal=proposal_id[:80], reason=reason)
 
 
 def handle_undo(
@@ -130,6 +139,10 @@ def handle_undo(
         try:
             p = ProposalStore(deps.redis).get(proposal_id)
             if p is None or p.state != "succeeded" or not p.undo_token or p.undone:
+                why = "unknown proposal" if p is None else "already undone" if p.undone else f"it {p.state}"
+                _refused(
+                    deps.redis, user, proposal_id, f"nothing to undo ({why})", p.incident_id if p else ""
+                )
                 ephemeral(respond, "There is nothing to undo for this button.")
                 line["outcome"] = "nothing_to_undo"
                 return

@@ -43,6 +43,7 @@ class WebApi:
         self.base_url = base_url
         self.methods: dict[str, Callable[[Args], dict[str, Any]]] = {
             "auth.test": self.auth_test,
+            "bots.info": self.bots_info,
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
@@ -72,6 +73,13 @@ class WebApi:
             "bot_id": state.bot_id,
             "is_enterprise_install": False,
         }
+
+    def bots_info(self, args: Args) -> dict[str, Any]:
+        state = self.state
+        if args.get("bot") != state.bot_id:
+            raise ApiError("bot_not_found")
+        bot = {"id": state.bot_id, "app_id": state.app_id, "user_id": state.bot_user_id, "deleted": False}
+        return {"bot": {**bot, "name": state.bot_name}}
 
     def chat_post_message(self, args: Args) -> dict[str, Any]:
         channel = self._channel(args, posting=True)

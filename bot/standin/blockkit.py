@@ -173,6 +173,22 @@ def _check_element(element: Any, path: str) -> Iterator[str]:
         yield from _check_text(element.get("text"), f"{path}/text", text_limit, plain_only=True)
         yield from _too_long(f"{path}/value", element.get("value"), LIMITS["button", "value"])
         yield from _too_long(f"{path}/url", element.get("url"), LIMITS["button", "url"])
+    if "confirm" in element:
+        yield from _check_confirm(element["confirm"], f"{path}/confirm")
+
+
+def _check_confirm(confirm: Any, path: str) -> Iterator[str]:
+    """A confirmation dialog: plain title (100), text (300), and button labels (30 each)."""
+    if not isinstance(confirm, dict):
+        yield _problem(path, "must be a confirmation dialog object")
+        return
+    for name, limit, plain_only in (
+        ("title", 100, True),
+        ("text", 300, False),
+        ("confirm", 30, True),
+        ("deny", 30, True),
+    ):
+        yield from _check_text(confirm.get(name), f"{path}/{name}", limit, plain_only=plain_only)
 
 
 def _check_text(obj: Any, path: str, limit: int | None, *, plain_only: bool = False) -> Iterator[str]:

@@ -60,6 +60,7 @@ class SlackDriver:
         team_domain: str = "incident-copilot",
         app_id: str = "A0COPILOT",
         bot_user_id: str = "U0BOT",
+        enterprise_id: str | None = None,
         response_url_factory: Callable[[str], str] | None = None,
         timeout: float = 10.0,
     ) -> None:
@@ -70,6 +71,7 @@ class SlackDriver:
         self.team_domain = team_domain
         self.app_id = app_id
         self.bot_user_id = bot_user_id
+        self.enterprise_id = enterprise_id
         self.response_url_factory = response_url_factory
         self.timeout = timeout
         # Slack's legacy verification token; Bolt ignores it when it verifies signatures.
@@ -93,6 +95,7 @@ class SlackDriver:
             "command": command,
             "text": text,
             "api_app_id": self.app_id,
+            **({"enterprise_id": self.enterprise_id} if self.enterprise_id else {}),
             "is_enterprise_install": "false",
             "response_url": self._response_url(channel_id, user_id),
             "trigger_id": _trigger_id(),
@@ -196,7 +199,7 @@ class SlackDriver:
             },
             "trigger_id": _trigger_id(),
             "team": {"id": self.team_id, "domain": self.team_domain},
-            "enterprise": None,
+            "enterprise": {"id": self.enterprise_id} if self.enterprise_id else None,
             "is_enterprise_install": False,
             "channel": {"id": channel_id, "name": ""},
             "state": {"values": {}},

@@ -179,7 +179,12 @@ def test_approve_silences_and_undo_expires_through_the_bot_and_worker(
         lambda: AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "expired", 20
     )
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
-    kinds = [f["kind"] for _id, f in client.xrange("ic:audit") if f.get("proposal") == proposal]
+
+    def kinds_now() -> list[str]:
+        return [f["kind"] for _id, f in client.xrange("ic:audit") if f.get("proposal") == proposal]
+
+    wait_until(lambda: kinds_now()[-1:] == ["undone"], 10)  # audited once Alertmanager answered
+    kinds = kinds_now()
     client.close()
     assert kinds[:2] == ["proposed", "approved"] and "executed" in kinds and kinds[-1] == "undone"
     assert "undo_refused" in kinds

@@ -26,6 +26,7 @@ class Prometheus:
     def __init__(self) -> None:
         self.ratios: dict[str, float] = {}
         self.queries: list[str] = []
+        self.raw: tuple[int, bytes] | None = None  # a fault to answer with: (HTTP status, body)
         prom = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,6 +36,11 @@ class Prometheus:
             def do_GET(self) -> None:
                 query = parse_qs(urlparse(self.path).query)["query"][0]
                 prom.queries.append(query)
+                if prom.raw is not None:
+                    self.send_response(prom.raw[0])
+                    self.end_headers()
+                    self.wfile.write(prom.raw[1])
+                    return
                 window = re.search(r"\[(\w+)\]", query)
                 value = prom.ratios.get(window.group(1) if window else "")
                 result = [] if value is None else [{"metric": {}, "value": [1.0, str(value)]}]
@@ -73,7 +79,7 @@ def test_the_three_budget_states(prom: Prometheus) -> None:
     assert Governor(POLICY, prom.url).state("checkout-api").state == "exhausted"
 
 
-def test_fail_safe_and_cache(prom: Prometheus) -> None:
+def test_fail_safe_and_asked_afresh(prom: Prometheus) -> None:
     prom.ratios = {}
     no_data = Governor(POLICY, prom.url).state("checkout-api")
     assert no_data.state == "burning" and "no data" in no_data.reason
@@ -82,12 +88,47 @@ def test_fail_safe_and_cache(prom: Prometheus) -> None:
     assert Governor(POLICY, None).state("checkout-api").state == "burning"
     assert Governor(POLICY, prom.url).state("search-api").state == "healthy"  # no SLO: as written
     prom.ratios = steady(0.0002)
-    clock = [0.0]
-    governor = Governor(POLICY, prom.url, clock=lambda: clock[0])
+    governor = Governor(POLICY, prom.url)
+    before = len(prom.queries)
     governor.state("checkout-api")
-    asked = len(prom.queries)
+    asked = len(prom.queries) - before
     governor.state("checkout-api")
-    assert len(prom.queries) == asked  # cached for one evaluation period
-    clock[0] = 61.0
-    governor.state("checkout-api")
-    assert len(prom.queries) > asked
+    assert asked > 0 and len(prom.queries) == before + 2 * asked  # no cache across clicks
+
+
+def test_the_slo_is_found_under_any_spelling_of_the_service(prom: Prometheus) -> None:
+    prom.ratios = steady(0.0015)
+    for spelling in ("checkout-api", "Checkout-API", "checkout\u200b-api", "ｃｈｅｃｋｏｕｔ-api"):
+        assert Governor(POLICY, prom.url).state(spelling).state == "exhausted", spelling
+
+
+def _sample(value: object) -> bytes:
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "vector", "result": [{"value": [1.0, value]}]}}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "words"),
+    [
+        (503, b"", "answered HTTP 503"),
+        (200, b"<html>proxy login</html>", "not JSON"),
+        (200, b'{"status": "error", "errorType": "bad_data"}', "answered status 'error'"),
+        (200, b'["success"]', "answered status 'list'"),
+        (200, b'{"status": "success", "data": {"result": {"a": 1}}}', "unexpected shape"),
+        (200, b'{"status": "success", "data": {"result": [{"value": [1.0]}]}}', "unexpected shape"),
+        (200, b'{"status": "success", "data": {"result": ["x"]}}', "unexpected shape"),
+        (200, _sample("NaN"), "nan"),
+        (200, _sample("-0.5"), "not a ratio"),
+        (200, _sample("many"), "not a number"),
+        (200, _sample(None), "not a number"),
+        (200, b'{"status": "success", "data": {"result": []}}', "no data"),
+    ],
+)
+def test_every_prometheus_failure_counts_as_burning_and_says_why(
+    prom: Prometheus, status: int, body: bytes, words: str
+) -> None:
+    prom.raw = (status, body)
+    verdict = Governor(POLICY, prom.url).state("checkout-api")
+    assert verdict.state == "burning", verdict
+    assert words in verdict.reason and "treated as burning" in verdict.reason, verdict.reason

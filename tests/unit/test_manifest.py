@@ -74,7 +74,7 @@ def test_scopes_are_exactly_what_the_code_calls() -> None:
             continue  # the local stand-in and its driver are not the app
         called |= set(
             re.findall(
-                r"\.(chat_\w+|conversations_\w+|users_\w+|usergroups_\w+|files_\w+|reactions_\w+)\(",
+                r"\.(chat_\w+|conversations_\w+|users_\w+|usergroups_\w+|files_\w+|reactions_\w+|bots_\w+)\(",
                 path.read_text(),
             )
         )

@@ -66,6 +66,8 @@ class KubernetesExecutor:
             raise ExecutorError(f"replicas must be a whole number: {exc}") from exc
         if wanted < 0:
             raise ExecutorError(f"cannot scale {action.target} to {wanted} replicas")
+        if wanted == current:
+            raise ExecutorError(f"{action.target} already has {current} replicas: nothing to change")
         cap = params.get("max_replica_change")
         if cap is not None and abs(wanted - current) > int(cap):
             raise ExecutorError(f"{current} → {wanted} replicas exceeds the blast-radius cap of {cap}")
@@ -93,10 +95,17 @@ class KubernetesExecutor:
         current = int((dep.metadata.annotations or {}).get(REVISION, "0"))
         history = self._history(action, dep)
         older = [r for r in history if r < current]
+        where = f"{self._ns(action)}/{action.target}"
+        if "revision" in action.params:  # the revision the approvers saw, never a later guess
+            try:
+                wanted = int(action.params["revision"])
+            except ValueError as exc:
+                raise ExecutorError(f"revision must be a whole number: {exc}") from exc
+            if wanted not in older:
+                raise ExecutorError(f"{where} has no revision {wanted} before {current} to roll back to")
+            older = [wanted]
         if not older:
-            raise ExecutorError(
-                f"{self._ns(action)}/{action.target} has no revision before {current} to roll back to"
-            )
+            raise ExecutorError(f"{where} has no revision before {current} to roll back to")
         previous = max(older)
         return current, previous, history[previous].spec.template
 

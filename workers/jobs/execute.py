@@ -19,11 +19,15 @@ from workers import audit, metrics, runtime
 from workers.errors import ExecutorError
 from workers.executors.base import ActionRequest, Outcome
 from workers.jobs.context import bind_job
+from workers.policy.decide import rules_for
+from workers.policy.identity import canonical
+from workers.policy.model import ActionPolicy
 from workers.proposals.approval import current_decision
 from workers.proposals.model import Proposal, State
 from workers.proposals.store import ProposalStore
 from workers.slack import ids
 from workers.slack.blocks import button, clip, neutralise, section
+from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
 
@@ -43,36 +47,36 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
 def _execute(rt: runtime.Runtime, store: ProposalStore, proposal_id: str) -> str:
     p, moved = store.transition(proposal_id, "approved", "executing")
     if p is None or not moved:
+        if p is not None:  # a second job for a proposal another job took, or one never approved
+            _record(rt, p, "refused_at_execution", "not_run", f"not run: it is {p.state}, not approved")
         return "not_approved"  # unknown, or another job already took it: exactly one execution
-    decision, budget_reason = current_decision(rt.ladder, p)
-    needed = max(1, p.approvals_needed, decision.approvals_needed)
-    refusal = ""
-    if decision.level != "act":
-        refusal = (
-            f"the policy now puts it at {decision.level} ({'; '.join(decision.reasons)}; {budget_reason})"
-        )
-    elif len({a.user for a in p.approvals} - {p.requested_by}) < needed:
+    now = current_decision(rt.ladder, p)  # the policy file as it reads now, the budget now
+    rules = rules_for(now.policy, p.action.action_type) if now.policy is not None else None
+    needed = max(1, p.approvals_needed, now.decision.approvals_needed)
+    refusal = now.below_act()
+    if not refusal and len({a.user for a in p.approvals} - {p.requested_by}) < needed:
         refusal = f"it has {len(p.approvals)} of the {needed} approvals it needs"
-    elif limit := _rate_limited(rt, p):
+    if not refusal and rules is not None and (limit := _rate_limited(rt, p, rules)):
         refusal = limit
     executor = rt.executors.get(p.action.action_type)
     if not refusal and executor is None:
         refusal = f"no executor for {p.action.action_type} is configured on this worker"
+    under = {"policy_sha256": now.decision.policy_sha256, "budget": now.budget.reason}
     if refusal or executor is None:
-        return _finish(rt, store, p, "failed", f"not run: {refusal}", "refused_at_execution")
-    request = _request(rt, p)
+        return _finish(rt, store, p, "failed", f"not run: {refusal}", "refused_at_execution", under)
+    request = _request(p, rules)
     try:
-        if _dry_run_first(rt, p):  # a failing dry run stops the action before it changes anything
+        if rules is None or rules.dry_run_first:  # a failing dry run stops it before it changes anything
             plan = executor.dry_run(request)
             lines = "\n".join(f"• {neutralise(x)}" for x in plan.lines)
-            _post(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
+            post_in_thread(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
         outcome = executor.execute(request)
         check = executor.verify(request, outcome) if outcome.ok else None
     except ExecutorError as exc:
-        return _finish(rt, store, p, "failed", f"failed: {exc}", "executed")
+        return _finish(rt, store, p, "failed", f"failed: {exc}", "executed", under)
     ok = outcome.ok and check is not None and check.ok
     detail = outcome.detail + (f"; verified: {check.detail}" if check is not None else "")
-    return _finish(rt, store, p, "succeeded" if ok else "failed", detail, "executed", outcome)
+    return _finish(rt, store, p, "succeeded" if ok else "failed", detail, "executed", under, outcome)
 
 
 def _finish(
@@ -82,28 +86,19 @@ def _finish(
     state: State,
     detail: str,
     kind: str,
+    under: dict[str, str],
     outcome: Outcome | None = None,
 ) -> str:
     token = outcome.undo_token if outcome is not None and state == "succeeded" else ""
     # Audited before the state changes: whoever sees the final state finds its audit entry.
-    audit.record(
-        rt.redis.client,
-        p.incident_id,
-        kind,
-        by="bot",
-        proposal=p.id,
-        action=p.action.model_dump(mode="json"),
-        result=state,
-        reason=detail,
-        approvers=[a.user for a in p.approvals],
-        policy_sha256=p.policy_sha256,
-        novel=p.novel,
-    )
+    _record(rt, p, kind, state, detail, **under)
     after, _ = store.transition(p.id, "executing", state, result=detail, undo_token=token)
+    if after is not None:
+        show_outcome(rt.slack, after)
     mark = ":white_check_mark:" if state == "succeeded" else ":x:"
     text = f"{mark} `{neutralise(p.label())}` {state}: {neutralise(detail)}"
     extra = [button("Undo", ids.PROPOSAL_UNDO, p.id)] if token else []
-    _post(rt, after or p, text, extra)
+    post_in_thread(rt, after or p, text, extra)
     return state
 
 
@@ -117,7 +112,8 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
     if not claimed:
         return "already_undone"
     executor = rt.executors.get(p.action.action_type)
-    request = _request(rt, p)
+    policy = rt.ladder.policy
+    request = _request(p, rules_for(policy, p.action.action_type) if policy else None)
     try:
         result = (
             executor.undo(request, Outcome(ok=True, detail=p.result, undo_token=p.undo_token))
@@ -138,38 +134,51 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
         reason=detail,
     )
     what = neutralise(p.label())
-    _post(rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})")
+    post_in_thread(
+        rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})"
+    )
     return state
 
 
-def _dry_run_first(rt: runtime.Runtime, p: Proposal) -> bool:
-    rules = rt.ladder.policy.actions.get(p.action.action_type) if rt.ladder.policy else None
-    return rules is None or rules.dry_run_first
+def _record(rt: runtime.Runtime, p: Proposal, kind: str, result: str, reason: str, **extra: str) -> None:
+    audit.record(
+        rt.redis.client,
+        p.incident_id,
+        kind,
+        by="bot",
+        proposal=p.id,
+        action=p.action.model_dump(mode="json"),
+        result=result,
+        reason=reason,
+        approvers=[a.user for a in p.approvals],
+        proposed_under=p.policy_sha256,
+        novel=p.novel,
+        **extra,
+    )
 
 
-def _request(rt: runtime.Runtime, p: Proposal) -> ActionRequest:
-    """What the executor gets: the action, and the policy's blast-radius cap for it."""
+def _request(p: Proposal, rules: ActionPolicy | None) -> ActionRequest:
+    """What the executor gets: the action in canonical names, and the policy's blast-radius cap."""
+    request = p.request()
     params = {k: str(v) for k, v in p.action.params.items()}
+    params.update({k: v for k, v in request.params.items() if k in ("namespace", "environment")})
     params.pop("max_replica_change", None)  # only the policy sets the cap, never the proposal
-    rules = rt.ladder.policy.actions.get(p.action.action_type) if rt.ladder.policy else None
     if rules is not None and rules.max_replica_change is not None:
         params["max_replica_change"] = str(rules.max_replica_change)
     return ActionRequest(
-        action=p.action.action_type,
-        target=p.action.target,
+        action=request.action_type,
+        target=request.service,
         params=params,
         requested_by=p.requested_by,
         proposal_id=p.id,
     )
 
 
-def _rate_limited(rt: runtime.Runtime, p: Proposal) -> str:
+def _rate_limited(rt: runtime.Runtime, p: Proposal, rules: ActionPolicy) -> str:
     """Executions of this action type in the policy's window; "" while under the limit (recorded)."""
-    assert rt.ladder.policy is not None
-    rules = rt.ladder.policy.actions.get(p.action.action_type)
-    if rules is None or rules.rate_limit is None:
+    if rules.rate_limit is None:
         return ""
-    key = f"ic:executions:{p.action.action_type}"
+    key = f"ic:executions:{canonical(p.action.action_type)}"
     now = time.time()
     window = rules.rate_limit.per_minutes * 60
     client = rt.redis.client
@@ -187,7 +196,9 @@ def _rate_limited(rt: runtime.Runtime, p: Proposal) -> str:
     return ""
 
 
-def _post(rt: runtime.Runtime, p: Proposal, text: str, buttons: list[dict[str, Any]] | None = None) -> None:
+def post_in_thread(
+    rt: runtime.Runtime, p: Proposal, text: str, buttons: list[dict[str, Any]] | None = None
+) -> None:
     blocks: list[dict[str, Any]] = [section(clip(text, 2900))]
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})

@@ -11,8 +11,8 @@ from rq.job import Job
 from rq.timeouts import JobTimeoutException
 from slack_sdk.errors import SlackApiError
 
-from workers import audit, metrics, runtime
-from workers.proposals.store import ProposalStore
+from workers import metrics, runtime
+from workers.jobs.reconcile import fail_stuck
 from workers.slack import blocks
 
 log = structlog.get_logger(__name__)
@@ -62,18 +62,5 @@ def report_failure(
 
 
 def _fail_proposal(proposal_id: str, reason: str) -> None:
-    """An execution that crashed is failed, not left executing: it is never retried on its own."""
-    rt = runtime.current()
-    p, moved = ProposalStore(rt.redis.client).transition(
-        proposal_id, "executing", "failed", result=f"the execution job failed: {reason}"
-    )
-    if p is not None and moved:
-        audit.record(
-            rt.redis.client,
-            p.incident_id,
-            "executed",
-            by="bot",
-            proposal=p.id,
-            result="failed",
-            reason=reason,
-        )
+    """An execution that crashed is failed, not left approved or executing: never retried on its own."""
+    fail_stuck(runtime.current(), proposal_id, reason)

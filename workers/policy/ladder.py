@@ -1,6 +1,7 @@
 """The ladder applied to a triage report: each suggested action classified, observe-level ones taken
 out of the answer into the shadow ledger, act-level ones turned into proposals with Approve / Deny
-buttons (when a worker has an executor for them), every decision audited."""
+buttons (when a worker has an executor for them), identical actions shown once, every decision
+audited with the hash of the policy it was made under. The policy is the file as it reads now."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from workers import audit
-from workers.policy.decide import ActionRequest, Decision, decide
+from workers.policy.decide import ActionRequest, Decision, decide, rules_for
 from workers.policy.governor import BudgetVerdict, Governor
 from workers.policy.model import PolicyFile
+from workers.policy.source import PolicySource
 from workers.proposals.model import Proposal
 from workers.proposals.store import ProposalStore, new_id
 from workers.triage.report import ClassifiedAction, Hypothesis, SuggestedAction, TriageReport
@@ -31,15 +33,37 @@ class Origin:
     message_ts: str
 
 
+@dataclass(frozen=True)
+class Now:
+    """A decision on an action as things are now, with the policy and budget it was taken under."""
+
+    policy: PolicyFile | None
+    decision: Decision
+    budget: BudgetVerdict
+
+    def below_act(self) -> str:
+        """Why the action may not run now ("" when it is at act)."""
+        d = self.decision
+        if d.level == "act":
+            return ""
+        return f"the policy now puts it at {d.level} ({'; '.join(d.reasons)}; {self.budget.reason})"
+
+
 @dataclass
 class Ladder:
-    policy: PolicyFile | None
+    source: PolicyFile | PolicySource | None
     governor: Governor | None
     executable: frozenset[str] = field(default_factory=frozenset)  # action types a worker can run
+
+    @property
+    def policy(self) -> PolicyFile | None:
+        """The policy in force now (the file re-read when it changed); take it once per decision."""
+        return self.source.current() if isinstance(self.source, PolicySource) else self.source
 
     def classify(
         self, report: TriageReport, service: str, origin: Origin, client: redis.Redis
     ) -> TriageReport:
+        policy = self.policy
         verdict = self.budget(service)
         for action in report.grounding.refused_actions:  # the model asked; the evidence did not back it
             audit.record(
@@ -54,16 +78,39 @@ class Ladder:
             )
         shadowed = 0
         hypotheses = []
+        shown: dict[tuple[str, ...], str] = {}  # identical actions appear once on the board
         for h in report.hypotheses:
             classified = []
             for action in h.actions:
-                budget = self.budget(action.target or service)  # the error budget of what it acts on
-                decision = self._decide(action, budget, report.novel)
+                request = Proposal.request_for(action)
+                key = (
+                    request.action_type,
+                    request.service,
+                    *sorted(f"{k}={v}" for k, v in request.params.items()),
+                )
+                if key in shown:
+                    audit.record(
+                        client,
+                        origin.incident_id,
+                        "merged",
+                        run_id=origin.run_id,
+                        by="bot",
+                        hypothesis=h.id,
+                        action=action.model_dump(mode="json"),
+                        reason=f"the same action as {shown[key]}: shown once",
+                        policy_sha256=policy.sha256 if policy else "",
+                    )
+                    continue
+                budget = self.budget(request.service or service)  # the error budget of what it acts on
+                decision = self._decide(policy, action, budget, report.novel)
                 entry = ClassifiedAction(
                     action=action, level=decision.level, written=decision.written, reasons=decision.reasons
                 )
-                if decision.level == "act":
-                    entry.proposal_id = self._propose(client, origin, h, action, decision, report.novel)
+                if decision.level == "act" and policy is not None:
+                    entry.proposal_id = self._propose(
+                        client, origin, h, action, decision, report.novel, policy
+                    )
+                shown[key] = entry.proposal_id or f"{h.id}'s {action.action_type}"
                 audit.record(
                     client,
                     origin.incident_id,
@@ -93,11 +140,13 @@ class Ladder:
     def budget(self, service: str) -> BudgetVerdict:
         return self.governor.state(service) if self.governor else BudgetVerdict("healthy", NO_POLICY)
 
-    def _decide(self, action: SuggestedAction, verdict: BudgetVerdict, novel: bool) -> Decision:
-        if self.policy is None:
+    def _decide(
+        self, policy: PolicyFile | None, action: SuggestedAction, verdict: BudgetVerdict, novel: bool
+    ) -> Decision:
+        if policy is None:
             return Decision("suggest", "suggest", [NO_POLICY])
         request = Proposal.request_for(action)
-        decision = decide(self.policy, request, verdict.state, novel)
+        decision = decide(policy, request, verdict.state, novel)
         reasons = [*decision.reasons, verdict.reason]
         level = decision.level
         if level == "act" and action.action_type not in self.executable:
@@ -113,9 +162,10 @@ class Ladder:
         action: SuggestedAction,
         decision: Decision,
         novel: bool,
+        policy: PolicyFile,
     ) -> str:
-        assert self.policy is not None
-        rules = self.policy.actions[action.action_type]
+        rules = rules_for(policy, action.action_type)
+        assert rules is not None  # decided at act
         now = datetime.now(UTC)
         proposal = Proposal(
             id=new_id(),
@@ -135,9 +185,11 @@ class Ladder:
         return proposal.id
 
 
-def act_decision(ladder: Ladder, request: ActionRequest, novel: bool) -> tuple[Decision, BudgetVerdict]:
-    """The policy's raw decision now (no executor downgrade), with the budget it was taken under."""
+def decision_now(ladder: Ladder, request: ActionRequest, novel: bool) -> Now:
+    """The policy's raw decision now (no executor downgrade): the file as it reads now, the error
+    budget asked afresh."""
+    policy = ladder.policy
     verdict = ladder.budget(request.service)
-    if ladder.policy is None:
-        return Decision("suggest", "suggest", [NO_POLICY]), verdict
-    return decide(ladder.policy, request, verdict.state, novel), verdict
+    if policy is None:
+        return Now(None, Decision("suggest", "suggest", [NO_POLICY]), verdict)
+    return Now(policy, decide(policy, request, verdict.state, novel), verdict)

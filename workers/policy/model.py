@@ -53,6 +53,10 @@ class ActionPolicy(_Strict):
     max_replica_change: int | None = Field(default=None, ge=1, description="blast radius of scale")
     dry_run_first: bool = True
     reversible: bool = False
+    require: list[str] = Field(
+        default_factory=list,
+        description="parameters an act-level action must name to be approvable (namespace, revision)",
+    )
 
     @model_validator(mode="after")
     def _approvals(self) -> ActionPolicy:
@@ -108,9 +112,10 @@ class PolicyFile(_Strict):
     source: str = Field(default="", exclude=True)
 
 
-def load_policy(path: Path) -> PolicyFile:
-    """The policy in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
-    text = path.read_text()
+def load_policy(path: Path, text: str | None = None) -> PolicyFile:
+    """The policy in `path` (or `text`, read from it), or a `ConfigError` listing every problem as
+    `file:line: message`."""
+    text = path.read_text() if text is None else text
     policy = validated(path, text, PolicyFile, "a policy file is a mapping (version, deny, actions, slos, …)")
     policy.sha256 = hashlib.sha256(text.encode()).hexdigest()
     policy.source = str(path)

@@ -14,8 +14,8 @@ from typing import Literal
 import redis
 
 from workers import audit
-from workers.policy.decide import Decision, may_approve
-from workers.policy.ladder import Ladder, act_decision
+from workers.policy.decide import listed_approver, may_approve, rules_for
+from workers.policy.ladder import Ladder, Now, decision_now
 from workers.proposals.model import Approval, Proposal
 from workers.proposals.store import ProposalStore
 
@@ -37,10 +37,9 @@ class ClickResult:
         return self.outcome == "approved"
 
 
-def current_decision(ladder: Ladder, p: Proposal) -> tuple[Decision, str]:
-    """The policy's decision on the proposal now, and the budget's reason."""
-    decision, verdict = act_decision(ladder, p.request(), p.novel)
-    return decision, verdict.reason
+def current_decision(ladder: Ladder, p: Proposal) -> Now:
+    """The policy's decision on the proposal now: the file as it reads now, the budget now."""
+    return decision_now(ladder, p.request(), p.novel)
 
 
 def _open(
@@ -71,6 +70,7 @@ def _open(
             "expired", f"`{p.label()}` expired at {p.expires_at:%H:%M} UTC; nothing was done.", expired
         )
     if p.state != "proposed":
+        _audit(client, p, "click_refused", user, f"already {p.state}")
         return ClickResult("closed", f"`{p.label()}` is already {p.state}; this click changes nothing.", p)
     return p
 
@@ -89,10 +89,12 @@ def approve(
     if isinstance(found, ClickResult):
         return found
     p = found
-    decision, budget_reason = current_decision(ladder, p)
-    refusal = _refusal(ladder, p, decision, budget_reason, user, groups)
+    current = current_decision(ladder, p)
+    decision, budget = current.decision, current.budget
+    under = {"budget": budget.reason, "budget_state": budget.state, "policy_now": decision.policy_sha256}
+    refusal = _refusal(current, p, user, groups)
     if refusal:
-        _audit(client, p, "approval_refused", user, refusal, budget=budget_reason)
+        _audit(client, p, "approval_refused", user, refusal, **under)
         return ClickResult("refused", f"I can't count your approval of `{p.label()}`: {refusal}", p)
     needed = max(1, p.approvals_needed, decision.approvals_needed)
 
@@ -106,6 +108,7 @@ def approve(
     after, changed = store.update(proposal_id, add)
     if not changed or after is None:
         state = after.state if after else "gone"
+        _audit(client, after or p, "click_refused", user, f"approval already counted ({state})", **under)
         return ClickResult(
             "closed", f"Your approval of `{p.label()}` was already counted (it is {state}).", after
         )
@@ -117,7 +120,7 @@ def approve(
             user,
             "approvals complete",
             approvers=[a.user for a in after.approvals],
-            budget=budget_reason,
+            **under,
         )
         return ClickResult(
             "approved", f"Approved: `{p.label()}` runs now; the result will be posted in the thread.", after
@@ -128,7 +131,7 @@ def approve(
         "approval_recorded",
         user,
         f"{len(after.approvals)} of {needed} approvals",
-        budget=budget_reason,
+        **under,
     )
     count = f"{len(after.approvals)} of {needed}"
     return ClickResult(
@@ -152,9 +155,11 @@ def deny(
         return found
     p = found
     to: Literal["cancelled", "denied"]
+    policy = ladder.policy
+    rules = rules_for(policy, p.action.action_type) if policy is not None else None
     if user == p.requested_by:
         to, reason = "cancelled", "withdrawn by the requester"
-    elif ladder.policy is not None and _listed(ladder, p, user, groups):
+    elif rules is not None and listed_approver(rules, user, groups):
         to, reason = "denied", "denied by an approver"
     else:
         _audit(client, p, "deny_refused", user, "not an approver")
@@ -164,38 +169,34 @@ def deny(
     after, changed = store.transition(proposal_id, "proposed", to, reason=reason)
     if not changed:
         state = after.state if after else "gone"
+        _audit(client, after or p, "click_refused", user, f"already {state}")
         return ClickResult("closed", f"`{p.label()}` is already {state}; this click changes nothing.", after)
-    _audit(client, after or p, to, user, reason)
+    _audit(client, after or p, to, user, reason, policy_now=policy.sha256 if policy else "")
     return ClickResult(to, f"`{p.label()}` {to}: it will not run.", after)
 
 
-def _listed(ladder: Ladder, p: Proposal, user: str, groups: Sequence[str]) -> bool:
-    assert ladder.policy is not None
-    rules = ladder.policy.actions.get(p.action.action_type)
-    if rules is None:
-        return False
-    wanted = {g.lower().lstrip("@") for g in rules.approvers.groups}
-    return user in rules.approvers.users or bool(wanted & {g.lower().lstrip("@") for g in groups})
-
-
-def _refusal(
-    ladder: Ladder, p: Proposal, decision: Decision, budget_reason: str, user: str, groups: Sequence[str]
-) -> str:
+def _refusal(now: Now, p: Proposal, user: str, groups: Sequence[str]) -> str:
     """Why this user may not approve this proposal now; "" when they may."""
-    if ladder.policy is None:
+    decision, policy = now.decision, now.policy
+    if policy is None:
         return "no policy file is loaded, so nothing may run"
     if decision.level != "act":
-        return f"the policy now puts it at {decision.level} ({'; '.join(decision.reasons)}; {budget_reason})"
-    if user == p.requested_by:
+        return (
+            f"the policy now puts it at {decision.level} ({'; '.join(decision.reasons)}; {now.budget.reason})"
+        )
+    if not user or user == p.requested_by:
         return "you requested this action; someone else must approve it"
-    rules = ladder.policy.actions[p.action.action_type]
-    if rules.approvals == 0 and decision.approvals_needed == 0:
+    rules = rules_for(policy, p.action.action_type)
+    if rules is not None and rules.approvals == 0 and decision.approvals_needed == 0:
         return ""  # reversible and the budget is healthy: anyone but the requester may confirm
-    ok, why = may_approve(ladder.policy, p.request(), decision, user, p.requested_by, groups)
+    ok, why = may_approve(policy, p.request(), decision, user, p.requested_by, groups)
     return "" if ok else why
 
 
 def _audit(client: redis.Redis, p: Proposal, kind: str, user: str, reason: str, **extra: object) -> None:
+    """An entry about a click; `policy_sha256` is the hash the decision was made under (`policy_now`),
+    `proposed_under` the one the proposal was made under."""
+    now_sha = extra.pop("policy_now", "") or p.policy_sha256
     audit.record(
         client,
         p.incident_id,
@@ -204,7 +205,8 @@ def _audit(client: redis.Redis, p: Proposal, kind: str, user: str, reason: str, 
         proposal=p.id,
         action=p.action.model_dump(mode="json"),
         reason=reason,
-        policy_sha256=p.policy_sha256,
+        policy_sha256=now_sha,
+        proposed_under=p.policy_sha256,
         novel=p.novel,
         **extra,
     )

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workers.policy.decide import ActionRequest
+from workers.policy.decide import ActionRequest, whole
+from workers.policy.identity import canonical
 from workers.triage.report import SuggestedAction
 
 State = Literal["proposed", "approved", "executing", "succeeded", "failed", "denied", "expired", "cancelled"]
@@ -48,18 +49,17 @@ class Proposal(BaseModel):
 
     @staticmethod
     def request_for(action: SuggestedAction) -> ActionRequest:
-        """The policy's view of an action: type, service, and the scope named in its parameters."""
-        params = action.params
-        change = params.get("replica_change")
+        """The policy's view of an action, in canonical names: type, service, the scope named in its
+        parameters, and the parameters themselves."""
+        params = {canonical(k): str(v) for k, v in action.params.items() if not isinstance(v, bool)}
         return ActionRequest(
             action.action_type,
             action.target,
-            environment=str(params.get("environment", "")),
-            namespace=str(params.get("namespace", "")),
-            replica_change=int(change)
-            if isinstance(change, int | float) and not isinstance(change, bool)
-            else None,
-        )
+            environment=params.get("environment", ""),
+            namespace=params.get("namespace", ""),
+            replica_change=whole(action.params.get("replica_change")),
+            params=params,
+        ).canonical()
 
     def label(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in sorted(self.action.params.items()))

@@ -4,14 +4,17 @@ payload or two approvers at the same instant change a proposal once."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime
 
 import redis
 
 from workers.proposals.model import Proposal, State
+from workers.redisconn import as_text
 
 TTL_S = 30 * 24 * 3600
+INFLIGHT = "ic:proposals:inflight"  # approved or executing: id → when it got there (for the reconciler)
 
 
 def _key(proposal_id: str) -> str:
@@ -58,6 +61,10 @@ class ProposalStore:
                         return current, False
                     pipe.multi()
                     pipe.set(key, changed.model_dump_json(), keepttl=True)
+                    if changed.state in ("approved", "executing"):
+                        pipe.zadd(INFLIGHT, {changed.id: time.time()}, nx=True)
+                    else:
+                        pipe.zrem(INFLIGHT, changed.id)
                     pipe.execute()
                     return changed, True
                 except redis.WatchError:
@@ -80,3 +87,8 @@ class ProposalStore:
             return None
 
         return self.update(proposal_id, change)
+
+    def inflight(self) -> list[tuple[str, float]]:
+        """Proposals approved or executing, with the time they got there, oldest first."""
+        rows: list[tuple[bytes | str, float]] = self._r.zrange(INFLIGHT, 0, -1, withscores=True)  # type: ignore[assignment]
+        return [(as_text(i), float(t)) for i, t in rows]

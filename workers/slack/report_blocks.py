@@ -8,7 +8,7 @@ Slack's 50 blocks and 3,000 characters a section whatever the evidence holds.
 from __future__ import annotations
 
 from workers.models import IncidentContext
-from workers.slack import ids
+from workers.slack import ids, proposal_blocks
 from workers.slack.blocks import (
     Block,
     button,
@@ -102,16 +102,8 @@ def _board(report: TriageReport, ctx: IncidentContext) -> list[Block]:
         out.append(section(_hypothesis(h, report)))
         for c in h.classified:
             if c.proposal_id:
-                label = clip(f"Approve {c.action.action_type} {neutralise(c.action.target)}", 75)
-                approve = {**button(label, ids.PROPOSAL_APPROVE, c.proposal_id), "style": "primary"}
-                deny = {**button("Deny", ids.PROPOSAL_DENY, c.proposal_id), "style": "danger"}
-                out.append(
-                    {
-                        "type": "actions",
-                        "block_id": clip(f"prop:{c.proposal_id}", 255),
-                        "elements": [approve, deny],
-                    }
-                )
+                short = f"{c.action.action_type} {neutralise(c.action.target)}"
+                out.append(proposal_blocks.buttons(c.proposal_id, short, _what(c)))
         value = f"{incident_id}|{h.id}"
         out.append(
             {
@@ -150,11 +142,17 @@ def _hypothesis(h: Hypothesis, report: TriageReport) -> str:
     return "\n".join(lines)
 
 
+def _what(c: ClassifiedAction) -> str:
+    """The action as a command: type, target, parameters."""
+    action = c.action
+    params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
+    return " ".join(p for p in (action.action_type, neutralise(action.target), neutralise(params)) if p)
+
+
 def _action(c: ClassifiedAction) -> str:
     """The action with the command a human would run, and why it is at its level."""
     action = c.action
-    params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
-    what = " ".join(p for p in (action.action_type, neutralise(action.target), neutralise(params)) if p)
+    what = _what(c)
     why = f" _({clip(neutralise(c.reasons[-1]), 160)})_" if c.reasons else ""
     because = f": {clip(neutralise(action.rationale), 200)}" if action.rationale else ""
     if c.proposal_id:

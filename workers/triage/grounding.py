@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from workers.models import IncidentContext
+from workers.policy.identity import canonical
 from workers.triage.report import (
     CONFIDENCE_ORDER,
     MAX_HYPOTHESES,
@@ -32,6 +33,7 @@ MAX_TARGET = 128
 SCOPE_PARAMS = frozenset(
     {"service", "deployment", "target", "namespace", "cluster", "app", "name", "host", "statefulset"}
 )
+IDENTITY_PARAMS = SCOPE_PARAMS | {"environment"}  # kept in canonical form, as the policy reads them
 
 _SPACE = re.compile(r"\s+")
 # C0/C1 controls, line separators, zero-width and bidi-override characters.
@@ -70,7 +72,7 @@ class GroundingContext:
         g = cls()
         if ctx.evidence is not None:
             if ctx.evidence.service:
-                g.names.add(ctx.evidence.service.lower())
+                g.names.add(canonical(ctx.evidence.service))
             for e in ctx.evidence.entries:
                 g.logs[e.template_id] = [e.template, *([e.exemplar] if e.exemplar else [])]
         if ctx.knowledge is not None and not ctx.knowledge.novel:  # novel: the model saw no matches
@@ -81,7 +83,7 @@ class GroundingContext:
         # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source.
         for texts in (*g.incidents.values(), *g.messages.values()):
             for text in texts:
-                g.names.update(_NAME.findall(text.lower()))
+                g.names.update(_NAME.findall(canonical(text)))
         return g
 
     def _items(self, kind: str) -> dict[str, list[str]]:
@@ -186,8 +188,8 @@ def _summary(summary: Summary, kept: list[Hypothesis]) -> Summary:
 def _clean(action: SuggestedAction, ctx: GroundingContext) -> SuggestedAction | None:
     """The action with control characters stripped and lengths limited, or None when its target (or a
     parameter that names what it acts on) is not named in the evidence."""
-    target = _flat(action.target)[:MAX_TARGET]
-    if not target or target.lower() not in ctx.names:
+    target = _flat(canonical(action.target))[:MAX_TARGET]
+    if not target or target not in ctx.names:
         return None
     params: dict[str, str | int | float | bool] = {}
     for key, value in list(action.params.items())[:MAX_PARAMS]:
@@ -195,7 +197,9 @@ def _clean(action: SuggestedAction, ctx: GroundingContext) -> SuggestedAction | 
         v = _flat(value)[:MAX_PARAM_VALUE] if isinstance(value, str) else value
         if not k:
             continue
-        if k.lower() in SCOPE_PARAMS and str(v).lower() not in ctx.names:
+        if k.lower() in IDENTITY_PARAMS:
+            v = _flat(canonical(v))[:MAX_PARAM_VALUE]
+        if k.lower() in SCOPE_PARAMS and v not in ctx.names:
             return None
         params[k] = v
     return action.model_copy(

@@ -278,7 +278,7 @@ def test_action_text_is_cleaned_and_scope_parameters_must_be_in_the_evidence() -
     )
     _, [h], stats = ground(answer, GroundingContext.of(context()))
     [action] = h.actions
-    assert action.target == "Payments-Svc" and action.params["to"] == "v2.13 --force"
+    assert action.target == "payments-svc" and action.params["to"] == "v2.13 --force"  # canonical
     assert len(str(action.params["note"])) == 120 and action.params["dry_run"] is True
     assert "\n" not in action.rationale and "\x1b" not in action.rationale
     assert stats.dropped_actions == 1  # kube-system is named nowhere in the evidence
