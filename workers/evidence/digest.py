@@ -18,7 +18,7 @@ from workers.evidence.compare import Finding, compare, error_bursts
 from workers.evidence.model import LogLine, SourceResult, TimeWindow
 from workers.evidence.templates import TemplateMiner, TemplateStats, detect_severity
 from workers.evidence.tokens import TokenCounter
-from workers.redaction import Redactor
+from workers.redaction import Redactor, redact_line
 
 MAX_QUOTE_CHARS = 500
 MAX_TEMPLATE_CHARS = 200
@@ -291,7 +291,7 @@ def digest_logs(
             if window == "baseline" and baseline is None:
                 raise ValueError("baseline lines were given without a baseline window")
             if line.text.strip():
-                miner.add(line, window)
+                miner.add(redact_line(line, redactor), window)  # redacted before anything is derived
                 counts[window] += 1
             else:
                 counts["blank"] += 1
