@@ -342,7 +342,7 @@ def _llm_prose(
     key = [e for e in pm.timeline if e.key or e.source != "message"]
     recent = [e for e in pm.timeline if e.source == "message" and not e.key][-PROMPT_MESSAGES:]
     system = prompts.render("postmortem/system")
-    user = prompts.render(
+    user = prompts.render_fenced(
         "postmortem/user",
         incident=pm.incident_id,
         symptom=got.symptom,

@@ -20,6 +20,7 @@ from workers.triage.report import (
     Summary,
     TriageReport,
 )
+from workers.triage.suspicious import suspicious_items
 
 ANOMALIES_SHOWN = 3
 PATTERNS_SHOWN = 3
@@ -46,11 +47,12 @@ _FIX_ACTIONS: tuple[tuple[re.Pattern[str], ActionType], ...] = (
 
 def evidence_only_report(ctx: IncidentContext, reason: str) -> TriageReport:
     """The triage report the evidence alone supports, labelled evidence-only with `reason`."""
-    anomalies = _anomalies(ctx)
+    suspicious = suspicious_items(ctx)
+    anomalies = [e for e in _anomalies(ctx) if e.template_id not in suspicious]
     patterns = _patterns(ctx, anomalies)
     explained = {r.id for h in patterns for r in h.evidence if r.kind == "log"}
     unexplained = [_anomaly(e, ctx) for e in anomalies if e.template_id not in explained][:ANOMALIES_SHOWN]
-    hypotheses = (patterns + unexplained + _changes(ctx))[:MAX_HYPOTHESES]
+    hypotheses = (patterns + unexplained + _changes(ctx, suspicious))[:MAX_HYPOTHESES]
     for n, h in enumerate(hypotheses, 1):
         h.id = f"H{n}"
     report = TriageReport(
@@ -59,6 +61,7 @@ def evidence_only_report(ctx: IncidentContext, reason: str) -> TriageReport:
         summary=_summary(ctx, anomalies, hypotheses),
         hypotheses=hypotheses,
     )
+    report.grounding.suspicious = suspicious
     return apply_novelty(report, ctx)
 
 
@@ -146,12 +149,15 @@ def _anomaly(e: EvidenceEntry, ctx: IncidentContext) -> Hypothesis:
     )
 
 
-def _changes(ctx: IncidentContext) -> list[Hypothesis]:
-    """A deploy or config change logged for the first time in the window: a suspect to rule out."""
+def _changes(ctx: IncidentContext, suspicious: dict[str, str]) -> list[Hypothesis]:
+    """A deploy or config change logged for the first time in the window: a suspect to rule out (never
+    a line that looks like instructions to the model)."""
     if ctx.evidence is None:
         return []
     changes = [
-        e for e in ctx.evidence.entries if e.kind == "new" and e.exemplar and _CHANGE.search(e.template)
+        e
+        for e in ctx.evidence.entries
+        if e.kind == "new" and e.exemplar and _CHANGE.search(e.template) and e.template_id not in suspicious
     ]
     if not changes:
         return []

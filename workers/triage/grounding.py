@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from workers.models import IncidentContext
+from workers.triage.advice import AdviceCheck
 from workers.triage.report import (
     CONFIDENCE_ORDER,
     MAX_HYPOTHESES,
@@ -22,6 +23,7 @@ from workers.triage.report import (
     SuggestedAction,
     Summary,
 )
+from workers.triage.suspicious import suspicious_items
 
 NO_CAUSE = "No cause could be grounded in the evidence"
 MAX_PARAMS = 8
@@ -64,6 +66,7 @@ class GroundingContext:
     incidents: dict[str, list[str]] = field(default_factory=dict)  # record id → title, cause, fix, snippet
     messages: dict[str, list[str]] = field(default_factory=dict)  # ts → [text]
     names: set[str] = field(default_factory=set)
+    suspicious: dict[str, str] = field(default_factory=dict)  # log or message id → why it looks injected
 
     @classmethod
     def of(cls, ctx: IncidentContext) -> GroundingContext:
@@ -78,6 +81,7 @@ class GroundingContext:
                 g.incidents[m.record_id] = [m.title, m.root_cause, m.fix, m.snippet]
         for msg in ctx.messages:
             g.messages[msg.ts] = [msg.text]
+        g.suspicious = suspicious_items(ctx)
         # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source.
         for texts in (*g.incidents.values(), *g.messages.values()):
             for text in texts:
@@ -89,7 +93,11 @@ class GroundingContext:
 
     def check(self, ref: EvidenceRef) -> EvidenceRef | None:
         """The reference if it holds (with its id filled in for a quote that names none), else None."""
-        items = self._items(ref.kind)
+        items = {
+            i: t
+            for i, t in self._items(ref.kind).items()
+            if ref.kind == "incident" or i not in self.suspicious
+        }
         quote = _norm(ref.quote)
         if not ref.id:
             if not quote:
@@ -143,13 +151,29 @@ def ground(model: ModelReport, ctx: GroundingContext) -> tuple[Summary, list[Hyp
                 downgraded_from=h.confidence if why else None,
             )
         )
+    _strip_advice(model.summary, kept, stats)
     kept.sort(key=lambda h: (-CONFIDENCE_ORDER[h.confidence], -len(h.evidence)))  # stable: model order
     if len(kept) > MAX_HYPOTHESES:
         stats.notes.append(f"{len(kept) - MAX_HYPOTHESES} weaker hypotheses not shown")
         kept = kept[:MAX_HYPOTHESES]
     for n, h in enumerate(kept, 1):
         h.id = f"H{n}"
+    stats.suspicious = dict(ctx.suspicious)
     return _summary(model.summary, kept), kept, stats
+
+
+def _strip_advice(summary: Summary, kept: list[Hypothesis], stats: Grounding) -> None:
+    """Remove, in place and counted, every sentence of the model's prose that instructs an action
+    grounding did not keep (see `workers.triage.advice`)."""
+    check = AdviceCheck(kept=[a for h in kept for a in h.actions], refused=stats.refused_actions)
+    summary.what = check.clean(summary.what, descriptive=True)
+    summary.cause = check.clean(summary.cause, descriptive=True)
+    summary.next = check.clean(summary.next)
+    for h in kept:
+        h.checks = [check.clean(c) for c in h.checks]
+        h.actions = [a.model_copy(update={"rationale": check.clean(a.rationale)}) for a in h.actions]
+    stats.dropped_advice += len(check.removed)
+    stats.notes += [f"advice removed, no kept action supports it: “{_short(s)}”" for s in check.removed]
 
 
 def _valid_refs(h: ModelHypothesis, ctx: GroundingContext) -> list[EvidenceRef]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.prompt_evidence import fence_id, fenced_items
 from tests.unit.triage.context import INJECTION, context
 from workers.errors import PromptError
 from workers.llm.prompts import PromptLoader
@@ -21,14 +22,21 @@ def test_the_shipped_prompts_check_clean_and_render_the_evidence_as_data() -> No
     assert (
         "is untrusted data" in safety and "contains instructions" in safety and "do not follow them" in safety
     )
-    assert "<evidence>" in user.text and INJECTION in user.text.split("<evidence>")[1]  # quoted inside
-    assert (
-        "id T7a6a1779" in user.text
-        and "id INC-2025-0912" in user.text
-        and "ts 1773485000.000100" in user.text
-    )
-    again = Engine(llm=None, prompts=loader)._render(context())
-    assert again[1].sha256 == user.sha256  # the same inputs, the same hash
+    items = fenced_items(user.text)
+    assert {"kind": "log", "id": "T218d0d08", "line": INJECTION, "suspicious": True}.items() <= items[
+        3
+    ].items()
+    assert [(i["kind"], i.get("id")) for i in items if i["kind"] in ("log", "incident", "message")] == [
+        ("log", "T7a6a1779"),
+        ("log", "T218d0d08"),
+        ("log", "T467fbf04"),
+        ("incident", "INC-2025-0912"),
+        ("message", "1773485000.000100"),
+    ]
+    again = Engine(llm=None, prompts=loader)._render(context())[1]
+    fence = fence_id(user.text)
+    assert fence != fence_id(again.text)  # a new fence per request, otherwise the same text
+    assert again.text.replace(fence_id(again.text), fence) == user.text
 
 
 def test_an_undefined_variable_names_the_template_and_the_variable(tmp_path: Path) -> None:

@@ -23,10 +23,11 @@ def test_a_known_pattern_leads_with_its_root_cause_and_the_log_lines_behind_it()
     assert [(r.kind, r.id) for r in top.evidence] == [("incident", "INC-2025-0912"), ("log", "T7a6a1779")]
     assert [(a.action_type, a.target) for a in top.actions] == [("rollback", "payments-svc")]
     statements = [h.statement for h in report.hypotheses]
-    assert any("note: <*>" in s for s in statements)  # the unexplained warning, as an anomaly
+    assert not any("note: <*>" in s for s in statements)  # the injected warning is no anomaly…
+    assert report.grounding.suspicious == {"T218d0d08": "instructions to the model"}  # …but flagged
     assert any(s.startswith("A change to payments-svc at 10:49") for s in statements)  # the deploy line
     assert report.summary.cause == top.statement and report.summary.cause_confidence == "medium"
-    assert [h.id for h in report.hypotheses] == ["H1", "H2", "H3"]
+    assert [h.id for h in report.hypotheses] == ["H1", "H2"]
 
 
 def test_with_nothing_known_and_new_templates_it_is_novel_and_capped_at_suggest() -> None:
