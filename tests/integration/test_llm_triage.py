@@ -26,7 +26,7 @@ def _answer_from_prompt(body: dict[str, Any]) -> str:
     """What a careful model would say: one hypothesis citing a real message verbatim, one invented."""
     cited = [("message", m["id"], m["text"]) for m in items_of(body, "message") if "pool" in m["text"]]
     cited += [("log", i["id"], i["line"] or "") for i in items_of(body, "log")]  # when no message fits
-    kind, ts, text = cited[-1] if cited[0][0] == "message" else cited[0]
+    kind, ts, text = (cited[-1] if cited[0][0] == "message" else cited[0]) if cited else ("log", "T0", "")
     return json.dumps(
         {
             "summary": {

@@ -82,8 +82,10 @@ class GroundingContext:
         for msg in ctx.messages:
             g.messages[msg.ts] = [msg.text]
         g.suspicious = suspicious_items(ctx)
-        # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source.
-        for texts in (*g.incidents.values(), *g.messages.values()):
+        # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source;
+        # nor is a message that reads like instructions to the model.
+        said = [t for ts, t in g.messages.items() if ts not in g.suspicious]
+        for texts in (*g.incidents.values(), *said):
             for text in texts:
                 g.names.update(_NAME.findall(text.lower()))
         return g
@@ -170,6 +172,7 @@ def _strip_advice(summary: Summary, kept: list[Hypothesis], stats: Grounding) ->
     summary.cause = check.clean(summary.cause, descriptive=True)
     summary.next = check.clean(summary.next)
     for h in kept:
+        h.statement = check.clean(h.statement, descriptive=True)
         h.checks = [check.clean(c) for c in h.checks]
         h.actions = [a.model_copy(update={"rationale": check.clean(a.rationale)}) for a in h.actions]
     stats.dropped_advice += len(check.removed)

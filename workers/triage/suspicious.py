@@ -20,21 +20,27 @@ _LOOKALIKES = str.maketrans(
     "аеорсухіјѕԁӏАВЕКМНОРСТХУІЈЅαεοκνρτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
     "aeopcyxijsdlABEKMHOPCTXYIJSaeokvptuxABEZHIKMNOPTYX",
 )
+_WORD = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
 _HIDDEN = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _ORDER = "order to act"
 _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "instructions to the model",
-        r"\b(?:ignore|disregard|forget|override|bypass)\b.{0,40}\b(?:instructions?|prompts?|rules|guidelines"
+        r"\b(?:ignor|disregard|forget|overrid|bypass)\w*.{0,40}?\b(?:instructions?|prompts?|rules|guidelines"
         r"|context|system)\b|\bsystem\s+(?:override|prompt)\b|\byou are now\b|\bnew instructions?\b"
         r"|\bact as (?:an?|the)\b|\bjailbreak\b|\bdeveloper mode\b",
     ),
     (
         "chat role marker",
         r"<\|[a-z_]+\|>|\[/?inst\]|<</?sys>>|^\s*#{2,}\s*(?:system|instruction|assistant)\b"
-        r"|^\s*(?:system|assistant|developer)\s*:\s|\"role\"\s*:\s*\"(?:system|assistant|developer)\"",
+        r"|(?:^|[.;!?]\s+)(?:system|assistant|developer)\s*:\s|\"role\"\s*:\s*\"(?:system|assistant|developer)\"",
     ),
-    ("fence break-out", r"</?\s*evidence\b|<\s*/?\s*(?:data|untrusted|context|system)\s*>"),
+    (
+        "fence break-out",
+        r"</?\s*evidence\b|<\s*/?\s*(?:data|untrusted|context|system)\s*>"
+        r"|\"kind\"\s*:\s*\"(?:log|message|incident|report|gap|knowledge)\"",  # a forged evidence item
+    ),
     (
         _ORDER,
         r"\b(?:approve|authori[sz]e)\b.{0,40}\b(?:rollback|roll back|restart|deploy\w*|delet\w+|drop"
@@ -46,15 +52,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"\bignore[zr]?\b.{0,30}\binstructions\b|\bignorier\w*\b.{0,30}\banweisungen\b"
         r"|\bignora\w*\b.{0,30}\binstrucciones\b|\bignora\w*\b.{0,30}\bistruzioni\b"
         r"|\bignor\w+\b.{0,30}\binstruções\b|игнорир\w*.{0,30}инструкци|忽略.{0,12}(?:指令|指示|说明)"
-        r"|(?:指示|命令).{0,12}無視|無視.{0,12}(?:指示|命令)|이전.{0,12}지시.{0,12}무시|تجاهل.{0,30}التعليمات",
+        r"|(?:指示|命令).{0,12}無視|無視.{0,12}(?:指示|命令)|이전.{0,12}지시.{0,12}무시|تجاهل.{0,30}التعليمات"
+        r"|\bnegeer\b.{0,30}\binstructies\b|\bzignoruj\b.{0,30}\bpolecenia\b|\bignorera\b.{0,30}\binstruktioner\b",
     ),
 )
 _COMPILED = tuple((reason, re.compile(pattern, re.I | re.M)) for reason, pattern in _PATTERNS)
 
 
 def normalise(text: str) -> str:
-    """Compatibility forms folded, look-alike letters made Latin, hidden characters removed."""
-    return _HIDDEN.sub("", unicodedata.normalize("NFKC", text)).translate(_LOOKALIKES)
+    """Compatibility forms folded, hidden characters removed, and look-alike letters made Latin in
+    words that mix them with Latin ones (a Russian word stays Russian)."""
+    text = _HIDDEN.sub("", unicodedata.normalize("NFKC", text))
+    return _WORD.sub(
+        lambda w: w.group().translate(_LOOKALIKES) if _LATIN.search(w.group()) else w.group(), text
+    )
 
 
 def why_suspicious(text: str, *, orders: bool = True) -> str | None:
