@@ -51,6 +51,8 @@ class Rule:
     # Lower-case text one of which must be in the line for the pattern to be tried (a fast pre-filter,
     # every line of the logs goes through it); empty: always tried.
     gate: tuple[str, ...] = ()
+    # True when every match holds a run of 20+ base64 characters (`_RUN`): a line without one skips it.
+    long_run: bool = False
 
 
 def _mixed_base64(value: str) -> bool:
@@ -85,6 +87,7 @@ _COMMON_PAIRS_TEXT = (
 )
 _COMMON_PAIRS = frozenset(_COMMON_PAIRS_TEXT[i : i + 2] for i in range(0, len(_COMMON_PAIRS_TEXT), 2))
 RANDOM_THRESHOLD = 0.5  # surprising characters per character; see the module docstring for the choice
+_RUN = re.compile(r"[A-Za-z0-9+/_=-]{20}")
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
@@ -176,7 +179,12 @@ RULES: tuple[Rule, ...] = (
         gate=("-----begin",),
     ),
     # A PEM body line logged on its own (a multi-line key split into log lines).
-    Rule("private_key", re.compile(r"(?m)^\s*(?P<s>[A-Za-z0-9+/]{60,76}={0,2})\s*$"), _mixed_base64),
+    Rule(
+        "private_key",
+        re.compile(r"(?m)^\s*(?P<s>[A-Za-z0-9+/]{60,76}={0,2})\s*$"),
+        _mixed_base64,
+        long_run=True,
+    ),
     Rule(
         "slack_webhook",
         re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]+"),
@@ -191,16 +199,26 @@ RULES: tuple[Rule, ...] = (
         "github_token",
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})"),
         gate=("gh", "github_pat_"),
+        long_run=True,
     ),
-    Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), gate=("sk-ant-",)),
-    Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"), gate=("sk-",)),
+    Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), gate=("sk-ant-",), long_run=True),
     Rule(
-        "stripe_key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"), gate=("k_live_", "k_test_")
+        "openai_key",
+        re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        gate=("sk-",),
+        long_run=True,
+    ),
+    Rule(
+        "stripe_key",
+        re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+        gate=("k_live_", "k_test_"),
+        long_run=True,
     ),
     Rule(
         "aws_access_key",
         re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
         gate=("akia", "asia", "abia", "acca"),
+        long_run=True,
     ),
     Rule(
         "aws_secret_key",
@@ -210,7 +228,9 @@ RULES: tuple[Rule, ...] = (
         ),
         gate=("secret",),
     ),
-    Rule("gcp_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), gate=("aiza",)),
+    Rule(
+        "gcp_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), gate=("aiza",), long_run=True
+    ),
     Rule(
         "azure_key",
         re.compile(
@@ -256,14 +276,17 @@ RULES: tuple[Rule, ...] = (
         _tokenish,
         gate=("secret", "key", "token"),
     ),
-    *(Rule(category, re.compile(pattern), gate=gate) for category, pattern, gate in _VENDOR),
+    *(
+        Rule(category, re.compile(pattern), gate=gate, long_run=category != "azure_client_secret")
+        for category, pattern, gate in _VENDOR
+    ),
     Rule(
         "url_secret",
         re.compile(rf"(?i)[?&;](?:{_URL_SECRET_PARAMS})={_NOT_MASKED}(?P<s>[^&\s#\"'<>]{{8,}})"),
         _tokenish,
         gate=("?", "&", ";"),
     ),
-    Rule("high_entropy", _CANDIDATE, looks_random),
+    Rule("high_entropy", _CANDIDATE, looks_random, long_run=True),
 )
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -302,12 +325,15 @@ class Redactor:
                 f"unknown PII categories {sorted(unknown)}; choose from {sorted(PII_CATEGORIES)}"
             )
         self._rules = RULES + tuple(r for r in PII_RULES if r.category in self.pii)
-        # Rule ranks by gate text, and the rules tried on every line.
-        self._gated: dict[str, list[int]] = {}
+        # Rule ranks by gate text and by whether they need a long run; those without a gate are
+        # tried on every line (with a long run, for the second).
+        self._gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        self._always: tuple[list[int], list[int]] = ([], [])
         for rank, rule in enumerate(self._rules):
             for gate in rule.gate:
-                self._gated.setdefault(gate, []).append(rank)
-        self._always = [rank for rank, rule in enumerate(self._rules) if not rule.gate]
+                self._gated[rule.long_run].setdefault(gate, []).append(rank)
+            if not rule.gate:
+                self._always[rule.long_run].append(rank)
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -343,10 +369,13 @@ class Redactor:
             for m in re.finditer(re.escape(value), text)
         ]
         low = text.lower()
-        ranks = set(self._always)
-        for gate, gated in self._gated.items():
-            if gate in low:
-                ranks.update(gated)
+        tiers = (False, True) if _RUN.search(text) else (False,)
+        ranks: set[int] = set()
+        for tier in tiers:
+            ranks.update(self._always[tier])
+            for gate, gated in self._gated[tier].items():
+                if gate in low:
+                    ranks.update(gated)
         for rank in sorted(ranks):
             rule = self._rules[rank]
             for m in rule.pattern.finditer(text):
