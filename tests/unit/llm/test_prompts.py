@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.prompt_evidence import fence_id, fenced_items
 from tests.unit.triage.context import INJECTION, context
 from workers.errors import PromptError
-from workers.llm.prompts import PromptLoader
+from workers.llm.prompts import PromptLoader, data
 from workers.triage.engine import Engine
 
 
@@ -62,3 +65,11 @@ def test_templates_run_in_a_sandbox(tmp_path: Path) -> None:
     (tmp_path / "x.j2").write_text("{# name: x  version: 1 #}\n{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(PromptError):
         PromptLoader(tmp_path).render("x")
+
+
+@given(st.text())
+def test_data_decodes_to_the_text_and_holds_nothing_that_reads_as_structure(text: str) -> None:
+    out = data(text)
+    assert json.loads(out) == text
+    for raw in ("</", "<|", "|>", "[INST", "\n", "\u2028", "\u2029", "\u202e"):
+        assert raw not in out
