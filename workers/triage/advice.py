@@ -2,12 +2,12 @@
 rationale that instructs to approve, execute or change something is kept only when it refers to a
 suggested action that survived grounding.
 
-A sentence is an instruction when it holds an action verb (English and a few other languages); in the
-descriptive fields (what is going on, the likely cause) only when it is also phrased as one (it
-starts with the verb, or a modal such as "should" or "must" comes before it, or it asks to approve
-or execute). It is kept when a kept action of a matching type exists and every service-like name it
-mentions is that action's target; a sentence that names the target of a dropped action goes
-whatever its wording.
+A sentence instructs when an action verb (English and a few other languages) opens a clause ("Roll
+back X", "if it persists, restart X", "then scale X"), or a modal such as "should" or "must" comes
+before it, or it asks to approve, authorise or execute; "check whether the deploy broke it" only
+describes. An instruction is kept when a kept action of a matching type exists and every
+service-like name it mentions is that action's target; a sentence that names the target of a
+dropped action goes whatever its wording.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ _ASKS = re.compile(
 _MODAL = re.compile(
     r"\b(?:should|must|need(?:s)? to|have to|has to|recommend\w*|advise\w*|suggest\w*|please|let's)\b", re.I
 )
-_LEAD = re.compile(r"^\W*(?:(?:please|now|then|next|first|immediately|and|so)\W+)*", re.I)
+_CLAUSE_START = re.compile(
+    r"(?:^|[,:;—–]|\b(?:then|and|or|now|please|immediately|first|next|so|also)\b)\W*$", re.I
+)
 _NAME = re.compile(r"\b[a-z][a-z0-9]*(?:[-_][a-z0-9]+)+\b", re.I)  # payments-svc, ledger_db
 _SENTENCE = re.compile(r"(?<=[.!?;。！？])\s*|\n+")
 REMOVED = "(removed: it advised an action the evidence does not support)"
@@ -54,38 +56,30 @@ class AdviceCheck:
     refused: list[SuggestedAction]
     removed: list[str] = field(default_factory=list)
 
-    def clean(self, text: str, *, descriptive: bool = False) -> str:
+    def clean(self, text: str) -> str:
         """`text` without the sentences that instruct an action grounding did not keep."""
         sentences = [s for s in _SENTENCE.split(text) if s and s.strip()]
-        kept = [s for s in sentences if self._allowed(s, descriptive)]
+        kept = [s for s in sentences if self._allowed(s)]
         if len(kept) == len(sentences):
             return text
         self.removed += [s.strip() for s in sentences if s not in kept]
         return " ".join(s.strip() for s in kept) or REMOVED
 
-    def _allowed(self, sentence: str, descriptive: bool) -> bool:
+    def _allowed(self, sentence: str) -> bool:
         low = sentence.lower()
         kept_targets = {a.target.lower() for a in self.kept}
         if any(t and t in low for t in {a.target.lower() for a in self.refused} - kept_targets):
             return False
+        if not _instructs(sentence):
+            return True
         types = {name for name, pattern in _TYPES if pattern.search(sentence)}
-        generic = _GENERIC.search(sentence) is not None
-        if not types and not generic:
-            return True
-        if descriptive and not self._instructs(sentence):
-            return True
         fitting = {a.target.lower() for a in self.kept if not types or a.action_type in types}
         named = {n.lower() for n in _NAME.findall(sentence)} | {t for t in kept_targets if t in low}
         return bool(fitting) and named <= fitting
 
-    @staticmethod
-    def _instructs(sentence: str) -> bool:
-        rest = sentence[_LEAD.match(sentence).end() :]  # type: ignore[union-attr]  # always matches
-        starts = any(p.match(rest) for _, p in _TYPES) or _GENERIC.match(rest) is not None
-        verb = min(
-            [m.start() for _, p in _TYPES if (m := p.search(sentence))]
-            + [m.start() for m in [_GENERIC.search(sentence)] if m],
-            default=len(sentence),
-        )
-        modal = _MODAL.search(sentence[:verb]) is not None
-        return starts or modal or _ASKS.search(sentence) is not None
+
+def _instructs(sentence: str) -> bool:
+    if _ASKS.search(sentence):
+        return True
+    verbs = [m.start() for p in (*(p for _, p in _TYPES), _GENERIC) for m in p.finditer(sentence)]
+    return any(_CLAUSE_START.search(sentence[:at]) or _MODAL.search(sentence[:at]) for at in verbs)

@@ -168,11 +168,11 @@ def _strip_advice(summary: Summary, kept: list[Hypothesis], stats: Grounding) ->
     """Remove, in place and counted, every sentence of the model's prose that instructs an action
     grounding did not keep (see `workers.triage.advice`)."""
     check = AdviceCheck(kept=[a for h in kept for a in h.actions], refused=stats.refused_actions)
-    summary.what = check.clean(summary.what, descriptive=True)
-    summary.cause = check.clean(summary.cause, descriptive=True)
+    summary.what = check.clean(summary.what)
+    summary.cause = check.clean(summary.cause)
     summary.next = check.clean(summary.next)
     for h in kept:
-        h.statement = check.clean(h.statement, descriptive=True)
+        h.statement = check.clean(h.statement)
         h.checks = [check.clean(c) for c in h.checks]
         h.actions = [a.model_copy(update={"rationale": check.clean(a.rationale)}) for a in h.actions]
     stats.dropped_advice += len(check.removed)
