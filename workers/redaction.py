@@ -3,14 +3,16 @@
 Most rules are a category with a pattern anchored on a recognisable shape (a vendor prefix, a key
 name in an assignment or a URL parameter, a PEM armour line). The last rule, `high_entropy`, catches
 credentials of no known format: a run of 20+ base64/base64url characters that does not read like
-words (see `looks_random`). How its false positives are kept low: hex-only runs, UUIDs and digit runs
-are ids, never secrets; camelCase and snake_case identifiers are split into words and a word made of
-common English letter pairs counts as language; a run whose pieces between `-`, `_` and `/` are
-all shorter than 10 characters (pod and host names, paths) is a name.
-Its one threshold was set from random tokens alone (≥ 99.5% of random 20-character base62 tokens and
-≥ 99.9% of 32-character ones are caught); false positives on real logs are measured, not tuned, by
-`tests/benchmarks/bench_redaction.py` on the Loghub samples. Known secret values (the process's own
-tokens) are masked by value as well. Emails and IP addresses are masked only on request.
+words (see `looks_random`). How its false positives are kept low: hex runs (perhaps behind a tag of
+up to three letters), UUIDs and digit runs are ids, never secrets; camelCase and snake_case
+identifiers are split into words, and a word made of common English letter pairs counts as
+language; a run whose pieces between `-`, `_` and `/` are all shorter than 10 characters (pod and
+host names, paths) is a name. Its one threshold was set from random tokens alone (≥ 99.5% of random
+20-character base62 tokens and ≥ 99.9% of 32-character ones are caught); false positives on real
+logs are measured, not tuned, by `tests/benchmarks/bench_redaction.py` on the Loghub samples. Known
+secret values (the process's own tokens) are masked by value as well. Emails and IP addresses are
+masked only on request. Every rule has a gate (text that must be in the line, or a long run of
+base64 characters) so that every log line can afford the redactor.
 
 `Redactor` writes `[REDACTED:<category>]`; `ConsistentRedactor` numbers each distinct value per
 category (`[REDACTED:jwt#2]`) so that masked evidence still correlates within one incident.
@@ -91,7 +93,7 @@ _RUN = re.compile(r"[A-Za-z0-9+/_=-]{20}")
 _CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ALNUM = re.compile(r"[A-Za-z0-9]+")
-_HEX = re.compile(r"[0-9a-fA-F]+")
+_ID = re.compile(r"[A-Za-z]{0,3}[0-9a-fA-F]+")  # hex, perhaps behind a short tag: `P3fa9…`, `req7c1…`
 _NAME_PARTS = re.compile(r"[-_/]")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
@@ -103,9 +105,9 @@ def randomness(run: str) -> float:
     piece of 10, scores 0."""
     run = _UUID.sub("", run)
     pieces = _ALNUM.findall(run)
-    if not pieces or _HEX.fullmatch("".join(pieces)):
+    if not pieces or _ID.fullmatch("".join(pieces)):
         return 0.0
-    pieces = [p for p in pieces if not p.isdigit() and not (len(p) >= 8 and _HEX.fullmatch(p))]
+    pieces = [p for p in pieces if not p.isdigit() and not (len(p) >= 8 and _ID.fullmatch(p))]
     size = sum(map(len, pieces))
     if size < 16 or max(map(len, _NAME_PARTS.split(run))) < 10:  # names such as `svc-7d9f8-x2kq9`
         return 0.0

@@ -5,9 +5,8 @@ suggested action that survived grounding.
 A sentence instructs when an action verb (English and a few other languages) opens a clause ("Roll
 back X", "if it persists, restart X", "then scale X"), or a modal such as "should" or "must" comes
 before it, or it asks to approve, authorise or execute; "check whether the deploy broke it" only
-describes. An instruction is kept when a kept action of a matching type exists and every
-service-like name it mentions is that action's target; a sentence that names the target of a
-dropped action goes whatever its wording.
+describes. An instruction is kept only when a kept action of a matching type exists and every
+service-like name it mentions is that action's target.
 """
 
 from __future__ import annotations
@@ -33,11 +32,13 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _GENERIC = re.compile(
     r"\b(?:approve|authori[sz]e|execute|run|apply|deploy|redeploy|delete|drop|truncate|kill|terminate"
     r"|shut\s*down|disable|purge|flush|wipe|grant|kubectl|helm|sudo)\b"
-    r"|genehmig|approuv|aprob|aprova|approva|批准|承認|одобр|승인",
+    r"|genehmig|approuv|aprob|aprova|approva|批准|承認|одобр|승인|وافق|الموافقة",
     re.I,
 )
 _ASKS = re.compile(
-    r"\b(?:approve|authori[sz]e|execute)\b|genehmig|approuv|aprob|aprova|批准|承認|одобр|승인", re.I
+    r"\b(?:approve|authori[sz]e|execute)\b|genehmig|approuv|aprueb|aprob|aprov|approva|批准|承認|одобр|승인|وافق"
+    r"|الموافقة",
+    re.I,
 )
 _MODAL = re.compile(
     r"\b(?:should|must|need(?:s)? to|have to|has to|recommend\w*|advise\w*|suggest\w*|please|let's)\b", re.I
@@ -53,7 +54,6 @@ REMOVED = "(removed: it advised an action the evidence does not support)"
 @dataclass
 class AdviceCheck:
     kept: list[SuggestedAction]
-    refused: list[SuggestedAction]
     removed: list[str] = field(default_factory=list)
 
     def clean(self, text: str) -> str:
@@ -68,8 +68,6 @@ class AdviceCheck:
     def _allowed(self, sentence: str) -> bool:
         low = sentence.lower()
         kept_targets = {a.target.lower() for a in self.kept}
-        if any(t and t in low for t in {a.target.lower() for a in self.refused} - kept_targets):
-            return False
         if not _instructs(sentence):
             return True
         types = {name for name, pattern in _TYPES if pattern.search(sentence)}

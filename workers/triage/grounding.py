@@ -167,7 +167,7 @@ def ground(model: ModelReport, ctx: GroundingContext) -> tuple[Summary, list[Hyp
 def _strip_advice(summary: Summary, kept: list[Hypothesis], stats: Grounding) -> None:
     """Remove, in place and counted, every sentence of the model's prose that instructs an action
     grounding did not keep (see `workers.triage.advice`)."""
-    check = AdviceCheck(kept=[a for h in kept for a in h.actions], refused=stats.refused_actions)
+    check = AdviceCheck(kept=[a for h in kept for a in h.actions])
     summary.what = check.clean(summary.what)
     summary.cause = check.clean(summary.cause)
     summary.next = check.clean(summary.next)
