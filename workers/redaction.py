@@ -20,6 +20,7 @@ category (`[REDACTED:jwt#2]`) so that masked evidence still correlates within on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import itertools
@@ -98,6 +99,7 @@ _NAME_PARTS = re.compile(r"[-_/]")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
+@functools.lru_cache(maxsize=65_536)  # runs (paths, ids, names) repeat from line to line
 def randomness(run: str) -> float:
     """Surprising characters per character: letters in 1-2 letter fragments (what case and digit
     changes chop random text into) and uncommon letter pairs inside longer words. Hex ids, UUIDs and
@@ -349,6 +351,8 @@ class Redactor:
     def redact_counted(self, text: str) -> tuple[str, dict[str, int]]:
         """The masked text and what this call masked, by category (also added to `counts`)."""
         spans = self._merge(self._find(text))
+        if not spans:
+            return text, {}
         masked: Counter[str] = Counter(s.category for s in spans)
         out: list[str] = []
         pos = 0
@@ -427,8 +431,10 @@ class ConsistentRedactor(Redactor):
 def redact_line(line: LogLine, redactor: Redactor) -> LogLine:
     """A raw log line with its text and labels redacted: the one way lines enter the evidence
     pipeline, so no template, count, quote or hypothesis is ever derived from a secret."""
-    labels = {k: redactor.redact(v) for k, v in line.labels.items()} if line.labels else line.labels
-    return replace(line, text=redactor.redact(line.text), labels=labels)
+    text = redactor.redact(line.text)
+    if not line.labels:
+        return line if text == line.text else replace(line, text=text)
+    return replace(line, text=text, labels={k: redactor.redact(v) for k, v in line.labels.items()})
 
 
 @dataclass(frozen=True)
