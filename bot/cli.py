@@ -62,11 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     triage = sub.add_parser(
         "triage",
         help="triage log files in the terminal, as /triage would",
-        description="Build the evidence digest /triage would build from log files (plain, JSON lines, "
-        "gzip; globs allowed) and print it, then the hypotheses /triage's engine draws from it (from the "
-        "LLM when one is configured, else evidence-only). A window in TEXT ('since 10:40', 'last 30m') is "
-        "read relative to the newest log line; without one, all of --logs is the incident and --baseline "
-        "the baseline.",
+        description="Build the evidence digest /triage would build from log files (plain text in any "
+        "common timestamp format, JSON, logfmt, Docker or CRI container logs, gzip; globs allowed) and "
+        "print it, then the hypotheses /triage's engine draws from it (from the LLM when one is "
+        "configured, else evidence-only). A window in TEXT ('since 10:40', 'last 30m') is read relative "
+        "to the newest log line; without one, all of --logs is the incident and --baseline the baseline. "
+        "'last 10 lines' and 'errors only' are read as they say.",
     )
     triage.add_argument(
         "text", nargs="?", default="", metavar="TEXT", help="what you see, and optionally a window"

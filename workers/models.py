@@ -47,6 +47,13 @@ class PostmortemRequest(BaseModel):
     requested_at: datetime
 
 
+class LineRequest(BaseModel):
+    """What a triage asked of the lines beside the window: only the newest few, or only errors."""
+
+    tail: int | None = Field(default=None, description="only the newest this many lines of the window")
+    errors_only: bool = False
+
+
 class TriageRequest(BaseModel):
     """The JSON payload of a triage job: everything the worker needs, nothing it must not hold."""
 
@@ -58,6 +65,7 @@ class TriageRequest(BaseModel):
     requester_id: str
     text: str = Field(default="", description="the user's description, window phrase removed")
     window: Window
+    lines: LineRequest = Field(default_factory=LineRequest)
     placeholder_ts: str
     requested_at: datetime
 

@@ -149,7 +149,9 @@ class EvidenceSettings(BaseSettings):
     sources_file: Path | None = Field(None, description="YAML file of log sources (see README)")
     budget_tokens: int = Field(2000, ge=200, le=200_000, description="token budget of the digest")
     baseline_minutes: int = Field(60, ge=5, le=7 * 24 * 60, description="baseline window before the incident")
-    max_lines: int = Field(200_000, ge=100, le=5_000_000, description="lines read per source and window")
+    max_lines: int = Field(
+        5_000_000, ge=1, le=100_000_000, description="lines read per source and window; the newest are kept"
+    )
     encodings_dir: Path | None = Field(None, description="extra tiktoken encoding files, <name>.tiktoken")
 
     @field_validator("sources_file", "encodings_dir", mode="before")

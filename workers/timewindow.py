@@ -1,4 +1,5 @@
-"""Incident windows from what people type: "since 10:40", "last 30m", "from 10:40 to 11:10".
+"""Incident windows from what people type: "since 10:40", "last 30m", "from 10:40 to 11:10", and
+requests about lines rather than time: "last 10 lines", "tail", "errors only".
 
 Clock times are in the configured zone and mean their most recent past occurrence, so
 "since 23:50" typed at 00:10 means yesterday 23:50.
@@ -11,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from workers.errors import WindowParseError
-from workers.models import Window
+from workers.models import LineRequest, Window
 
 MAX_WINDOW = timedelta(days=7)
 _CLOCK = r"(\d{1,2}:\d{2}(?::\d{2})?)"
@@ -22,6 +23,36 @@ _RELATIVE = re.compile(
 _RANGE = re.compile(rf"\b(?:from\s+|between\s+)?{_CLOCK}\s*(?:-|–|to|and|until)\s*{_CLOCK}", re.I)
 _SINCE = re.compile(rf"\b(?:since|after|from|starting)\s+{_CLOCK}", re.I)
 _BARE_CLOCK_WORD = re.compile(r"\b(?:since|from|after|between|last|past)\s+(\S+)", re.I)
+_TAIL = re.compile(
+    r"\b(?:the\s+)?(?:last|latest|newest|recent|tail(?:\s+of)?|final)\s+(\d+)\s+"
+    r"(?:log\s+|error\s+)?(?:lines?|logs?|entries|messages|events|records)\b",
+    re.I,
+)
+_BARE_TAIL = re.compile(r"\btail\b", re.I)
+_ERRORS_ONLY = re.compile(r"\b(?:errors?\s+only|only\s+(?:the\s+)?errors?|just\s+(?:the\s+)?errors?)\b", re.I)
+DEFAULT_TAIL = 20
+MAX_TAIL = 200
+
+
+def parse_lines(text: str) -> tuple[LineRequest, str]:
+    """What the text asks of the lines ("last 10 lines", "tail", "errors only"), and the text without it."""
+    tail: int | None = None
+    if match := _TAIL.search(text):
+        tail = int(match.group(1))
+        if not 1 <= tail <= MAX_TAIL:
+            raise WindowParseError(
+                f"{match.group(0)!r}: I can show between 1 and {MAX_TAIL} of the newest lines; "
+                "for more, give a window such as 'last 30m'"
+            )
+        text = text[: match.start()] + text[match.end() :]
+    elif match := _BARE_TAIL.search(text):
+        tail = DEFAULT_TAIL
+        text = text[: match.start()] + text[match.end() :]
+    errors_only = False
+    if match := _ERRORS_ONLY.search(text):
+        errors_only = True
+        text = text[: match.start()] + text[match.end() :]
+    return LineRequest(tail=tail, errors_only=errors_only), re.sub(r"\s{2,}", " ", text).strip()
 
 
 def _unit_seconds(word: str) -> int:

@@ -20,7 +20,7 @@ from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
 from workers.queue import enqueue_postmortem, enqueue_triage
 from workers.slack import blocks, ids
-from workers.timewindow import parse_window
+from workers.timewindow import parse_lines, parse_window
 
 HELP = """*/triage* looks at what happened in this channel around the incident and answers in place.
 
@@ -103,6 +103,7 @@ def _triage(
     settings = deps.settings.incident
     now = datetime.now(UTC)
     try:
+        lines, text = parse_lines(text)
         window, description = parse_window(
             text, now=now, zone=settings.timezone, default_minutes=settings.default_window_minutes
         )
@@ -139,6 +140,7 @@ def _triage(
         requester_id=user_id,
         text=description,
         window=window,
+        lines=lines,
         placeholder_ts=board_ts,
         requested_at=now,
     )

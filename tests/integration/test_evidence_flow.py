@@ -127,7 +127,7 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
     assert out.startswith(
         "Log evidence — incident 2026-03-14 10:50–11:04 UTC; baseline 2026-03-14 09:50–10:50 UTC"
     )
-    assert "new error ×300" in out and "> 2026-03-14T10:50:00Z ERROR orders-api redis timeout" in out
+    assert "new error ×300" in out and "> 2026-03-14T11:04:57Z ERROR orders-api redis timeout" in out
     assert SECRET not in out
     assert "Triage (evidence-only mode: no LLM is configured)" in out
     assert re.search(r"H1 \[low\] the service started logging `.*orders-api redis timeout", out)

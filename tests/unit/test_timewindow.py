@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from workers.errors import WindowParseError
-from workers.timewindow import parse_window
+from workers.timewindow import parse_lines, parse_window
 
 NOW = datetime(2026, 3, 14, 11, 10, 30, tzinfo=UTC)
 
@@ -62,3 +62,27 @@ def test_local_zone() -> None:
 def test_bad_windows_explain_themselves(text: str, says: str) -> None:
     with pytest.raises(WindowParseError, match=says):
         parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "tail", "errors_only", "rest"),
+    [
+        ("post the last 10 logs", 10, False, "post"),
+        ("checkout last 25 lines since 10:40", 25, False, "checkout since 10:40"),
+        ("tail payments", 20, False, "payments"),
+        ("errors only last 30m", None, True, "last 30m"),
+        ("show me only errors from the newest 5 log lines", 5, True, "show me from"),
+        ("checkout slow since 10:40", None, False, "checkout slow since 10:40"),
+    ],
+)
+def test_requests_about_lines_are_read_as_they_say(
+    text: str, tail: int | None, errors_only: bool, rest: str
+) -> None:
+    request, left = parse_lines(text)
+    assert (request.tail, request.errors_only, left) == (tail, errors_only, rest)
+    parse(left)  # what is left is a window phrase or none, never an error
+
+
+def test_a_line_count_out_of_range_is_explained() -> None:
+    with pytest.raises(WindowParseError, match="between 1 and 200 of the newest lines"):
+        parse_lines("last 5000 lines")

@@ -21,6 +21,7 @@ Kind = Literal["new", "surging", "vanished", "steady"]
 _SEVERITY_WEIGHT = {"fatal": 5.0, "error": 4.0, "warning": 2.5, "unknown": 1.5, "info": 1.0, "debug": 0.5}
 _KIND_WEIGHT: dict[Kind, float] = {"new": 3.0, "surging": 2.5, "vanished": 1.5, "steady": 0.5}
 _SECOND = 1 / 60
+_MAX_BUCKETS = 7 * 24 * 60
 
 
 @dataclass
@@ -87,6 +88,10 @@ def error_bursts(
 ) -> list[tuple[datetime, int]]:
     """Buckets of `window` whose error and fatal lines exceed `factor` × the median bucket and `floor`."""
     width = timedelta(minutes=bucket_minutes)
+    if (window.end - window.start) / width > _MAX_BUCKETS:  # a window left open (no times could be read)
+        seen = [m for stats in miner.templates() for m in stats.per_minute if _in(window, m)]
+        if seen:
+            window = TimeWindow(max(window.start, min(seen)), min(window.end, max(seen) + width))
     buckets = max(1, math.ceil((window.end - window.start) / width))
     counts = [0] * buckets
     for stats in miner.templates():

@@ -169,7 +169,7 @@ def build_sources(configs: Sequence[SourceConfig], service: str) -> list[tuple[L
     for c in configs:
         match c:
             case FilesConfig():
-                built.append(files.FileSource(c.name, [fill(p) for p in c.paths], timeout_s=c.timeout_s))
+                built.append(files.FileSource(c.name, [fill(p) for p in c.paths]))
             case LokiConfig():
                 built.append(loki.LokiSource(c.name, c.url, c.query, timeout_s=c.timeout_s, tenant=c.tenant))
             case ElasticsearchConfig():

@@ -9,7 +9,7 @@ cut mark on very long lines and `\\xNN` escapes for control characters and undec
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,10 +18,12 @@ from workers.evidence.compare import Finding, compare, error_bursts
 from workers.evidence.model import LogLine, SourceResult, TimeWindow
 from workers.evidence.templates import TemplateMiner, TemplateStats, detect_severity
 from workers.evidence.tokens import TokenCounter
+from workers.models import LineRequest
 from workers.redaction import Redactor, redact_line
 
 MAX_QUOTE_CHARS = 500
 MAX_TEMPLATE_CHARS = 200
+MAX_NEWEST_CHARS = 300
 QUOTE_SHARE = 0.5  # of the budget, when not every finding can be quoted
 KINDS = ("new", "surging", "vanished", "steady")
 _SEVERITY_RANK = {"fatal": 0, "error": 1, "warning": 2, "unknown": 3, "info": 4, "debug": 5}
@@ -38,7 +40,11 @@ _LISTING = "not quoted (template; <*> marks variable parts):"
 def _severity(stats: TemplateStats) -> int:
     """The template's severity rank, lowered to its mildest exemplar's when its lines disagree: a
     template that gathers INFO and FATAL lines is no better evidence than its INFO lines."""
-    shown = [_SEVERITY_RANK[s] for line in stats.exemplars if (s := detect_severity(line.text)) != "unknown"]
+    shown = [
+        _SEVERITY_RANK[s]
+        for line in stats.exemplars
+        if (s := line.level or detect_severity(line.text)) != "unknown"
+    ]
     return max([_SEVERITY_RANK.get(stats.severity, 3), *shown])
 
 
@@ -96,6 +102,7 @@ class Entry:
     template: str  # redacted, shortened for the listing
     exemplar: str | None  # redacted, escaped where unprintable, cut past MAX_QUOTE_CHARS; None: listed
     cut_chars: int = 0  # characters cut from the end of the exemplar
+    measures: tuple[str, ...] = ()  # meaningful numbers that moved, e.g. "latency: baseline 95ms–130ms; …"
 
     def render(self, number: int) -> str:
         baseline = f" (baseline {self.baseline_count})" if self.baseline_count is not None else ""
@@ -107,7 +114,13 @@ class Entry:
         if self.cut_chars:
             lines[-1] += f"…[+{self.cut_chars} chars]"
         seen = f"{_stamp(self.first_seen)} → {_stamp(self.last_seen)}"
-        return "\n".join([f"{head} {seen} [{self.template_id}]", *(f"  > {line}" for line in lines)])
+        return "\n".join(
+            [
+                f"{head} {seen} [{self.template_id}]",
+                *(f"  > {line}" for line in lines),
+                *(f"  ~ {measure}" for measure in self.measures),
+            ]
+        )
 
 
 @dataclass
@@ -123,6 +136,7 @@ class Digest:
     gaps: list[str] = field(default_factory=list)
     bursts: list[tuple[datetime, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    newest: list[str] = field(default_factory=list)  # the window's newest lines, when asked for them
     entries: list[Entry] = field(default_factory=list)  # quoted first, then listed, each in rank order
     cut: dict[str, int] = field(default_factory=dict)  # findings left out, by kind
     tokens: int = 0
@@ -145,6 +159,9 @@ class Digest:
             peaks = sorted(sorted(self.bursts, key=lambda b: -b[1])[:_MAX_BURSTS])
             lines.append("error peaks/min: " + ", ".join(f"{at:%m-%d %H:%M} ×{n}" for at, n in peaks))
         lines += [f"note: {note}" for note in self.notes]
+        if self.newest:
+            lines.append(f"the newest {len(self.newest)} lines of the window, as asked:")
+            lines += [f"  > {line}" for line in self.newest]
         approx = "" if self.exact else ", approximate"
         lines.append(
             f"budget {self.budget_tokens} tokens ({self.encoding}{approx}); > quotes a redacted line"
@@ -166,10 +183,14 @@ def _printable(text: str) -> str:
 def _entry(finding: Finding, redactor: Redactor, *, quoted: bool, has_baseline: bool) -> Entry:
     stats = finding.template
     exemplar, cut = None, 0
+    measures: tuple[str, ...] = ()
     if quoted:
-        shortest = min(stats.exemplars, key=lambda line: len(line.text), default=LogLine(""))
-        text = redactor.redact(shortest.text)  # before cutting, so that no secret is cut past recognition
+        line = telling_line(stats)
+        text = line.text + (f"\n{line.detail}" if line.detail else "")
+        text = redactor.redact(text)  # before cutting, so that no secret is cut past recognition
         exemplar, cut = _printable(text[:MAX_QUOTE_CHARS]), max(0, len(text) - MAX_QUOTE_CHARS)
+        if stats.measures is not None:
+            measures = tuple(_printable(redactor.redact(m)) for m in stats.measures.describe())
     template = _printable(_VARIABLE_RUN.sub("<*>", redactor.redact(stats.template)))
     if len(template) > MAX_TEMPLATE_CHARS:
         template = template[:MAX_TEMPLATE_CHARS] + "…"
@@ -185,7 +206,15 @@ def _entry(finding: Finding, redactor: Redactor, *, quoted: bool, has_baseline: 
         template=template,
         exemplar=exemplar,
         cut_chars=cut,
+        measures=measures,
     )
+
+
+def telling_line(stats: TemplateStats) -> LogLine:
+    """The line to quote: the incident window's most telling one, else the latest seen."""
+    if stats.telling is not None:
+        return stats.telling
+    return stats.exemplars[-1] if stats.exemplars else LogLine("")
 
 
 class _Candidates:
@@ -203,6 +232,11 @@ class _Candidates:
             cost = self._counter.count("\n" + entry.render(index + 1))
             self._built[index, quoted] = entry, cost
         return self._built[index, quoted]
+
+
+def _described(result: SourceResult) -> str:
+    dating = f" ({result.dating})" if result.dating else ""
+    return f"{result.source} {result.status} {result.line_count()} lines{dating}"
 
 
 def _fill(digest: Digest, candidates: _Candidates, counter: TokenCounter, share: float) -> None:
@@ -236,6 +270,7 @@ def build_digest(
     incident: TimeWindow,
     baseline: TimeWindow | None,
     notes: Sequence[str] = (),
+    newest: Sequence[str] = (),
 ) -> Digest:
     """The best-ranked findings that fit `budget_tokens`; raises ValueError if not even the header fits.
 
@@ -251,10 +286,11 @@ def build_digest(
             budget_tokens=budget_tokens,
             encoding=counter.encoding_name,
             exact=counter.exact,
-            sources=[redactor.redact(f"{r.source} {r.status} {len(r.lines)} lines") for r in sources],
+            sources=[redactor.redact(_described(r)) for r in sources],
             gaps=[redactor.redact(gap) for r in sources if (gap := r.gap())],
             bursts=list(bursts),
             notes=list(notes),
+            newest=list(newest),
         )
         _fill(digest, candidates, counter, share)
         return digest
@@ -282,16 +318,32 @@ def digest_logs(
     incident: TimeWindow,
     baseline: TimeWindow | None = None,
     sources: Sequence[SourceResult] = (),
+    request: LineRequest | None = None,
+    notes: Sequence[str] = (),
 ) -> Digest:
-    """Mine, compare and digest raw lines; without a `baseline` window every template counts as new."""
+    """Mine, compare and digest raw lines; without a `baseline` window every template counts as new.
+
+    `request` narrows the incident to its newest lines ("last 10 lines", which are then also quoted
+    as they are) or the findings to errors and warnings ("errors only").
+    """
+    request = request or LineRequest()
+    # Redacted as they enter, before anything (templates, numbers, counts, quotes) is derived from them.
+    incident_lines = (redact_line(line, redactor) for line in incident_lines)
+    baseline_lines = (redact_line(line, redactor) for line in baseline_lines)
+    newest: deque[LogLine] | None = None
+    if request.tail:
+        newest = deque(incident_lines, maxlen=request.tail)
+        incident_lines = newest
     miner = TemplateMiner()
     counts: Counter[str] = Counter()
-    for window, lines in (("incident", incident_lines), ("baseline", baseline_lines)):
+    # The baseline first, so that an incident line's numbers are compared with the baseline's.
+    for window, lines in (("baseline", baseline_lines), ("incident", incident_lines)):
+        add = miner.add
         for line in lines:
             if window == "baseline" and baseline is None:
                 raise ValueError("baseline lines were given without a baseline window")
-            if line.text.strip():
-                miner.add(redact_line(line, redactor), window)  # redacted before anything is derived
+            if line.text and not line.text.isspace():
+                add(line, window)
                 counts[window] += 1
             else:
                 counts["blank"] += 1
@@ -299,13 +351,18 @@ def digest_logs(
     against = baseline or TimeWindow(incident.start - (incident.end - incident.start), incident.start)
     findings = compare(miner, incident, against)
     notes = [
-        f"{counts['incident']} incident and {counts['baseline']} baseline lines, {len(findings)} templates"
+        *notes,
+        f"{counts['incident']} incident and {counts['baseline']} baseline lines, {len(findings)} templates",
     ]
+    if request.errors_only:
+        kept = [f for f in findings if _severity(f.template) <= _SEVERITY_RANK["warning"]]
+        notes.append(f"errors only, as asked: {len(findings) - len(kept)} other templates left out")
+        findings = kept
     if counts["blank"]:
         notes.append(f"{counts['blank']} blank lines skipped")
     if not counts["incident"]:
         notes.append("no log lines in the incident window")
-    return build_digest(
+    digest = build_digest(
         findings,
         error_bursts(miner, incident),
         sources,
@@ -315,4 +372,12 @@ def digest_logs(
         incident=incident,
         baseline=baseline,
         notes=notes,
+        newest=[_quote(line, redactor) for line in newest or ()],
     )
+    return digest
+
+
+def _quote(line: LogLine, redactor: Redactor) -> str:
+    stamp = f"{line.ts:%m-%d %H:%M:%S} " if line.ts else ""
+    text = redactor.redact(line.text)
+    return _printable(stamp + text[:MAX_NEWEST_CHARS] + ("…" if len(text) > MAX_NEWEST_CHARS else ""))

@@ -4,7 +4,7 @@ turned into a redacted, token-budgeted digest. `/triage` and `incident-copilot t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,6 +13,7 @@ from workers.evidence.digest import Digest, digest_logs
 from workers.evidence.gather import Gathered, gather_windows
 from workers.evidence.model import LogLine, SourceResult, TimeWindow
 from workers.evidence.tokens import TokenCounter
+from workers.models import LineRequest
 from workers.redaction import Redactor
 
 
@@ -23,8 +24,10 @@ class Evidence:
     digest: Digest
 
 
-def _lines(results: Iterable[SourceResult]) -> list[LogLine]:
-    return [line for r in results for line in r.lines]
+def _lines(results: Iterable[SourceResult]) -> Iterator[LogLine]:
+    """Every source's lines, streamed sources read as they are consumed."""
+    for result in results:
+        yield from result.iter_lines()
 
 
 async def investigate(
@@ -37,6 +40,7 @@ async def investigate(
     budget_tokens: int,
     counter: TokenCounter,
     redactor: Redactor,
+    request: LineRequest | None = None,
 ) -> Evidence:
     service = cfg.service_in(text)
     sources = build_sources(cfg.for_service(service), service)
@@ -52,5 +56,6 @@ async def investigate(
         incident=incident,
         baseline=baseline,
         sources=[*gathered.incident, *gathered.baseline],
+        request=request,
     )
     return Evidence(service=service, gathered=gathered, digest=digest)

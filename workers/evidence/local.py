@@ -2,70 +2,74 @@
 
 Windows come from the logs themselves: a phrase such as "since 10:40" is read relative to the
 newest line; without one the whole of `--logs` is the incident and `--baseline` (if any) the
-baseline.
+baseline. When the files hold no time that can be read, the window cannot be applied: every line is
+read and the digest says so, rather than measuring the window from the wall clock.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from workers.evidence.digest import Digest, digest_logs
-from workers.evidence.model import LogLine, LogQuery, SourceResult, TimeWindow
-from workers.evidence.sources.files import FileSource
+from workers.evidence.model import LogQuery, SourceResult, TimeWindow
+from workers.evidence.sources.files import FileSource, expand, span
 from workers.evidence.tokens import TokenCounter
 from workers.logconfig import secret_values
 from workers.redaction import ConsistentRedactor
 from workers.settings import Settings
-from workers.timewindow import parse_window
+from workers.timewindow import parse_lines, parse_window
 
 EVERYTHING = TimeWindow(datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 
-async def _read(name: str, paths: list[str], max_lines: int) -> SourceResult:
-    return await FileSource(name, paths).fetch(LogQuery("", EVERYTHING, max_lines))
-
-
-def _span(lines: list[LogLine]) -> TimeWindow | None:
-    stamps = [line.ts for line in lines if line.ts is not None]
-    return TimeWindow(min(stamps), max(stamps) + timedelta(seconds=1)) if stamps else None
-
-
-def _within(lines: list[LogLine], window: TimeWindow) -> list[LogLine]:
-    return [x for x in lines if x.ts is None or window.start <= x.ts < window.end]
+async def _read(name: str, paths: list[str], window: TimeWindow, max_lines: int) -> SourceResult:
+    return await FileSource(name, paths).fetch(LogQuery("", window, max_lines))
 
 
 async def digest_files(
     text: str, logs: list[str], baseline_paths: list[str], settings: Settings, budget: int | None = None
 ) -> Digest:
     ev = settings.evidence
-    incident_read = await _read("logs", logs, ev.max_lines)
-    baseline_read = await _read("baseline", baseline_paths, ev.max_lines) if baseline_paths else None
-    lines = incident_read.lines
-    span = _span(lines) or TimeWindow(datetime.now(UTC), datetime.now(UTC) + timedelta(seconds=1))
-    window, _rest = parse_window(
-        text,
-        now=span.end,
-        zone=settings.incident.timezone,
-        default_minutes=settings.incident.default_window_minutes,
-    )
-    notes_window = window.phrase != ""
-    incident = TimeWindow(window.start, window.end) if notes_window else span
-    if baseline_read is not None:
-        baseline_lines = baseline_read.lines
-        baseline = _span(baseline_lines)
-    elif notes_window:
-        baseline = TimeWindow(incident.start - timedelta(minutes=ev.baseline_minutes), incident.start)
-        baseline_lines = _within(lines, baseline)
+    request, text = parse_lines(text)
+    logs_span = await asyncio.to_thread(span, logs)
+    now = logs_span.end if logs_span else datetime.now(UTC)
+    zone, minutes = settings.incident.timezone, settings.incident.default_window_minutes
+    window, _rest = parse_window(text, now=now, zone=zone, default_minutes=minutes)
+    notes: list[str] = []
+    asked = window.phrase != ""
+    if logs_span is None:
+        incident = EVERYTHING
+        if asked and expand(logs)[0]:  # (no file at all is a gap of its own)
+            notes.append(f"no line of --logs has a time I can read, so {window.phrase!r} cannot be applied")
     else:
-        baseline, baseline_lines = None, []
+        incident = TimeWindow(window.start, window.end) if asked else logs_span
+    baseline: TimeWindow | None = None
+    baseline_read: SourceResult | None = None
+    if baseline_paths:
+        baseline_span = await asyncio.to_thread(span, baseline_paths)
+        if baseline_span is None:
+            notes.append("no line of --baseline has a time I can read: all of it is the baseline")
+        if baseline_span is None or logs_span is None:  # a nominal window as long as the incident's
+            baseline = TimeWindow(incident.start - (incident.end - incident.start), incident.start)
+        else:
+            baseline = baseline_span
+        baseline_read = await _read("baseline", baseline_paths, baseline_span or EVERYTHING, ev.max_lines)
+    elif asked and logs_span is not None:
+        baseline = TimeWindow(incident.start - timedelta(minutes=ev.baseline_minutes), incident.start)
+        baseline_read = await _read("baseline", logs, baseline, ev.max_lines)
+    incident_read = await _read("logs", logs, incident, ev.max_lines)
     sources = [incident_read] + ([baseline_read] if baseline_read else [])
-    return digest_logs(
-        _within(lines, incident),
-        baseline_lines if baseline else (),
+    return await asyncio.to_thread(
+        digest_logs,
+        incident_read.iter_lines(),
+        baseline_read.iter_lines() if baseline_read and baseline else (),
         budget_tokens=budget or ev.budget_tokens,
         counter=TokenCounter.for_configured_model(settings.llm.model, ev.encodings_dir),
         redactor=ConsistentRedactor.with_secrets(secret_values(settings)),
         incident=incident,
         baseline=baseline,
         sources=sources,
+        request=request,
+        notes=notes,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -24,15 +25,17 @@ class LogQuery:
 
     service: str
     window: TimeWindow
-    max_lines: int = 200_000
+    max_lines: int = 5_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogLine:
     text: str  # the raw message line, as the source gave it (never altered before redaction)
     ts: datetime | None = None  # when the source knows it
     source: str = ""  # the source's name, e.g. "loki" or a file path
     labels: dict[str, str] = field(default_factory=dict)
+    level: str | None = None  # from a structured record's level field; else read from the text
+    detail: str = ""  # a structured record's error, exception and stack fields, shown when quoted
 
 
 @dataclass
@@ -44,8 +47,23 @@ class SourceResult:
     query: str  # the exact query it ran (LogQL, ES JSON, filter pattern, glob list, pod/container)
     window: TimeWindow
     lines: list[LogLine] = field(default_factory=list)
-    note: str = ""  # e.g. "timeout after 10 s", "capped at 200000 lines", "2 files unreadable"
+    note: str = ""  # e.g. "timeout after 10 s", "unreadable: a.log (permission denied)"
     elapsed_s: float = 0.0
+    # Large sources (files) hand their lines over as a stream, read once by the digest; the stream
+    # keeps `streamed`, `status`, `note` and `dating` up to date as it goes.
+    stream: Iterator[LogLine] | None = None
+    streamed: int = 0
+    dating: str = ""  # how the lines were dated, e.g. "100.0% dated (iso8601)"
+
+    def line_count(self) -> int:
+        return len(self.lines) + self.streamed
+
+    def iter_lines(self) -> Iterator[LogLine]:
+        """Every line once: the held ones, then the stream (which is used up)."""
+        yield from self.lines
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            yield from stream
 
     def gap(self) -> str | None:
         """One plain sentence for the answer when this source failed or was cut, else None."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from workers.evidence.model import LogLine
+from workers.evidence.numbers import Measures, Slot, slots
 
 WILDCARD = "<*>"
 SEVERITIES = ("fatal", "error", "warning", "info", "debug", "unknown")
@@ -51,7 +52,7 @@ MASK_PATTERNS: tuple[tuple[str, str], ...] = (
     ("<PATH>", r"(?<![\w.<>/])(?:~|\.{1,2})?(?:/[\w.@%+=:~-]+){2,}/?|\b[A-Za-z]:\\[^\s\"']+"),
     ("<DURATION>", r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)\b|\b\d+(?:\.\d+)?\s(?:ms|msecs?|secs?|seconds)\b"),
     ("<HEX>", r"\b0[xX][0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b"),
-    ("<ID>", r"\b(?=[\w-]*[A-Za-z])[A-Za-z_]*\d[\w-]*|\b[A-Za-z]+_-?\d[\w-]*"),
+    ("<ID>", r"\b(?=[\w-]*[A-Za-z])[A-Za-z_]*\d[\w-]*|\b[A-Za-z]+_-?\d[\w-]*|\b\d+(?:_\d+)+\b"),
     ("<NUM>", r"(?<![\w<])[-+]?\d+(?:\.\d+)*\b"),
 )
 _SEARCHES = [(re.compile(source), placeholder) for placeholder, source in MASK_PATTERNS]
@@ -68,6 +69,7 @@ _NAMED_DATE = re.compile(rf"(?:{_DAY},?\s+)?{_MONTH}\s+<NUM>,?\s+(?:<NUM>\s+)?<T
 _SPOKEN_DURATION = re.compile(r"<NUM>\s(?:ms|msecs?|secs?|seconds)\b")
 _TOKEN_CACHE: dict[str, str] = {}
 _TOKEN_CACHE_SIZE = 100_000
+_TOKEN_SHAPE = str.maketrans("123456789", "111111111")  # a 0 stays: `0x…` is hex
 # A run of the same placeholder (`<NUM> <NUM>`, `@<HEX> @<HEX>`) is one variable list of any length.
 _PLACEHOLDER = re.compile(r"<[A-Z]+>")
 _RUN = re.compile(r"(<[A-Z]+>)(?:[\s,;]+@?\1)+")
@@ -93,6 +95,39 @@ _LEVEL_WORD = re.compile(
 _COMPONENT = re.compile(r"[\w.$()/\[\]<>@-]+:")
 _TOKEN = re.compile(r"[^\s|]+")
 _HAS_DIGIT = re.compile(r"\d")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+# A line's shape: every digit as 1 (a 0 kept before x, for `0x…`). Masking treats digits only as a
+# class, so lines of one shape mask alike: the shape is what the miner's first cache is keyed on.
+# A line's shape is its bytes with every digit as 1 (a 0 kept before x, for `0x…`): masking treats
+# digits only as a class, so lines of one shape mask alike and the miner's first cache is keyed on it.
+# Hex ids and UUIDs vary in their letters too; a line whose shape misses is looked up once more with
+# them as one filler of their length, which masks the same way (`<HEX>`, `<UUID>`).
+_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")
+_SHAPE_HEX = bytes.maketrans(b"0123456789", b"0111111111")
+_HEXISH = re.compile(rb"[0-9a-fA-F]{8}(?:[0-9a-fA-F]*|(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})")
+_HEX_LETTER = re.compile(rb"[a-fA-F]")
+_ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _shape_of(text: str) -> bytes:
+    raw = text.encode("utf-8", "surrogatepass")
+    return raw.translate(_SHAPE_HEX if b"0x" in raw or b"0X" in raw else _SHAPE)
+
+
+def _filler(found: re.Match[bytes]) -> bytes:
+    run, string = found.group(), found.string
+    start, end = found.span()
+    before_ok = start == 0 or string[start - 1] not in _ALNUM
+    after_ok = end == len(string) or string[end] not in _ALNUM
+    if not (before_ok and after_ok and (b"1" in run or b"0" in run)) or _HEX_LETTER.search(run) is None:
+        return run
+    uuid = len(run) == 36 and run.count(b"-") == 4
+    return (b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa1" if uuid else b"a" * (len(run) - 1) + b"1")
+
+
+def _hex_shape(shape: bytes) -> bytes:
+    return _HEXISH.sub(_filler, shape)
 
 
 def _mask_piece(piece: str) -> str:
@@ -119,6 +154,8 @@ def _mask_token(token: str) -> str:
                 masked = piece
                 for pattern, placeholder in _SEARCHES:
                     masked = pattern.sub(placeholder, masked)
+                if _ASCII_DIGIT.search(masked):  # glued to a word (`…_13`): still a number
+                    masked = _DIGIT_RUN.sub("<NUM>", masked)
             pieces[index] = masked
     return "".join(pieces)
 
@@ -127,11 +164,12 @@ def _cached_mask_token(found: re.Match[str]) -> str:
     token = found.group()
     if token.isdigit():
         return "<NUM>"
-    masked = _TOKEN_CACHE.get(token)
+    key = token.translate(_TOKEN_SHAPE)  # tokens whose digits differ mask alike
+    masked = _TOKEN_CACHE.get(key)
     if masked is None:
         if len(_TOKEN_CACHE) >= _TOKEN_CACHE_SIZE:
             _TOKEN_CACHE.clear()
-        masked = _TOKEN_CACHE[token] = _mask_token(token)
+        masked = _TOKEN_CACHE[key] = _mask_token(token)
     return masked
 
 
@@ -213,6 +251,11 @@ class TemplateStats:
     last_seen: datetime | None = None
     per_minute: dict[datetime, int] = field(default_factory=dict)
     exemplars: list[LogLine] = field(default_factory=list)
+    # The incident window's most telling line: its most severe, then the one whose numbers lie
+    # furthest outside the baseline's, then the latest.
+    telling: LogLine | None = None
+    telling_rank: tuple[int, float] = (-1, 0.0)
+    measures: Measures | None = None  # only for templates whose lines carry meaningful numbers
 
 
 @dataclass
@@ -226,9 +269,10 @@ class _Cluster:
 class TemplateMiner:
     """Online template clustering in the spirit of Drain, with bounded memory.
 
-    At most `max_templates` templates are kept: past that, the least recently seen of the
-    less frequent half are evicted (counted in `evicted`). Exact repeats of a masked line skip the
-    clustering through a bounded LRU cache.
+    At most `max_templates` templates are kept: past that, the least recently seen of the less
+    frequent half are evicted (counted in `evicted`), never one at error level or seen in the incident
+    window, where a rare new error lives. Two bounded caches keep the cost per line low: a line's
+    shape (its digits all alike, `_SHAPE`) to its template, then a masked line to its template.
     """
 
     def __init__(
@@ -247,10 +291,12 @@ class TemplateMiner:
         self.evicted = 0
         self._clusters: dict[str, _Cluster] = {}
         self._buckets: dict[tuple[int, str], list[_Cluster]] = {}
+        self._shapes: dict[bytes, tuple[str, str, tuple[Slot, ...]]] = {}  # shape → (id, severity, numbers)
         self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # masked line → (id, severity)
         self._tick = 0
         self._minute = -1
         self._minute_start = datetime.min.replace(tzinfo=UTC)
+        self._last_ts: datetime | None = None
 
     def __len__(self) -> int:
         return len(self._clusters)
@@ -261,39 +307,81 @@ class TemplateMiner:
     def add(self, line: LogLine, window: str = "incident") -> str:
         """Count `line` (in the window labelled `window`) into its template; returns the template id."""
         self._tick += 1
-        masked = mask(line.text)
+        text = line.text
+        key = _shape_of(text)
+        shapes = self._shapes
+        hit = shapes.get(key)
+        if hit is None:
+            hexless = _hex_shape(key)
+            hit = shapes.get(hexless)
+            if hit is not None:
+                shapes[key] = hit
+        cluster = self._clusters.get(hit[0]) if hit is not None else None
+        if hit is None or cluster is None:
+            masked = mask(text)
+            cluster, severity = self._cluster(masked)
+            places = slots(text)
+            if _ASCII_DIGIT.search(masked) is None:  # else a digit survived: this shape is not enough
+                if len(shapes) >= self.cache_size * 2:
+                    shapes.clear()
+                shapes[key] = shapes[_hex_shape(key)] = (cluster.stats.id, severity, places)
+        else:
+            severity, places = hit[1], hit[2]
+        cluster.last_used = self._tick
+        self._record(cluster.stats, line, window, line.level or severity, places)
+        return cluster.stats.id
+
+    def _cluster(self, masked: str) -> tuple[_Cluster, str]:
         hit = self._cache.get(masked)
         cluster = self._clusters.get(hit[0]) if hit is not None else None
         if hit is not None and cluster is not None:
             self._cache.move_to_end(masked)
-            severity = hit[1]
-        else:
-            severity = detect_severity(masked)
-            cluster = self._match(masked, severity)
-            self._cache[masked] = (cluster.stats.id, severity)
-            if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-        cluster.last_used = self._tick
-        self._record(cluster.stats, line, window, severity)
-        return cluster.stats.id
+            return cluster, hit[1]
+        severity = detect_severity(masked)
+        cluster = self._match(masked, severity)
+        self._cache[masked] = (cluster.stats.id, severity)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return cluster, severity
 
-    def _record(self, stats: TemplateStats, line: LogLine, window: str, severity: str) -> None:
+    def _record(
+        self, stats: TemplateStats, line: LogLine, window: str, severity: str, places: tuple[Slot, ...]
+    ) -> None:
         stats.count += 1
-        stats.counts[window] = stats.counts.get(window, 0) + 1
-        if _RANK[severity] > _RANK[stats.severity]:
+        counts = stats.counts
+        counts[window] = counts.get(window, 0) + 1
+        rank = _RANK[severity]
+        if rank > _RANK[stats.severity]:
             stats.severity = severity
-        if len(stats.exemplars) >= self.exemplars:
-            del stats.exemplars[min(1, self.exemplars - 1)]  # keep the first, shift the recent ones
-        stats.exemplars.append(line)
+        exemplars = stats.exemplars
+        if len(exemplars) < self.exemplars:
+            exemplars.append(line)
+        elif self.exemplars > 1:  # keep the first, shift the recent ones
+            exemplars[1:] = [*exemplars[2:], line]
+        else:
+            exemplars[0] = line
+        outside = 0.0
+        if places:
+            if stats.measures is None:
+                stats.measures = Measures()
+            outside = stats.measures.add(line.text, places, window)
+        if window == "incident":
+            best_rank, best_outside = stats.telling_rank
+            if rank > best_rank or (rank == best_rank and outside >= best_outside):
+                stats.telling, stats.telling_rank = line, (rank, outside)
         ts = line.ts
         if ts is None:
             return
-        if ts.tzinfo is None:
-            ts = ts.replace(tzinfo=UTC)
-        minute = int(ts.timestamp()) // 60
-        if minute != self._minute:
-            self._minute, self._minute_start = minute, datetime.fromtimestamp(minute * 60, UTC)
-        stats.per_minute[self._minute_start] = stats.per_minute.get(self._minute_start, 0) + 1
+        if ts is not self._last_ts:
+            if ts.tzinfo is None:
+                ts = ts.replace(tzinfo=UTC)
+            minute = int(ts.timestamp()) // 60
+            if minute != self._minute:
+                self._minute, self._minute_start = minute, datetime.fromtimestamp(minute * 60, UTC)
+            self._last_ts = line.ts
+        per_minute = stats.per_minute
+        at = self._minute_start
+        per_minute[at] = per_minute.get(at, 0) + 1
         if stats.first_seen is None or ts < stats.first_seen:
             stats.first_seen = ts
         if stats.last_seen is None or ts > stats.last_seen:
@@ -326,15 +414,22 @@ class TemplateMiner:
         return cluster
 
     def _evict(self) -> None:
-        """Drop a batch of the least recently seen among the less frequent half of the templates."""
-        clusters = list(self._clusters.values())
+        """Drop a batch of the least recently seen among the less frequent half of the templates that are
+        neither at error level nor seen in the incident window; with none such, nothing is dropped."""
+        clusters = [c for c in self._clusters.values() if _evictable(c.stats)]
+        if not clusters:
+            return
         median = sorted(c.stats.count for c in clusters)[len(clusters) // 2]
         rare = sorted((c for c in clusters if c.stats.count <= median), key=lambda c: c.last_used)
-        batch = max(1, self.max_templates // 20, len(clusters) + 1 - self.max_templates)
+        batch = max(1, self.max_templates // 20, len(self._clusters) + 1 - self.max_templates)
         for cluster in rare[:batch]:
             del self._clusters[cluster.stats.id]
             self._buckets[_bucket_key(cluster.tokens)].remove(cluster)
         self.evicted += min(batch, len(rare))
+
+
+def _evictable(stats: TemplateStats) -> bool:
+    return _RANK[stats.severity] < _RANK["error"] and not stats.counts.get("incident")
 
 
 def _shape(token: str) -> str:

@@ -258,6 +258,7 @@ async def _evidence(
         budget_tokens=settings.evidence.budget_tokens,
         counter=deps.counter,
         redactor=redactor,
+        request=req.lines,
     )
 
 
@@ -277,7 +278,8 @@ def _sources(evidence: Evidence) -> list[str]:
     """One label per source: its status and line counts in both windows."""
     g = evidence.gathered
     return [
-        f"{i.source}: {i.status}, {len(i.lines)} incident / {len(b.lines)} baseline lines"
+        f"{i.source}: {i.status}, {i.line_count()} incident / {b.line_count()} baseline lines"
+        + (f" ({i.dating})" if i.dating else "")
         for i, b in zip(g.incident, g.baseline, strict=True)
     ]
 

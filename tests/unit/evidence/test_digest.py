@@ -199,3 +199,66 @@ def test_bad_input_gives_a_digest_with_a_note(counter: TokenCounter, lines: list
     assert "\x00" not in text and "\udcff" not in text
     if not [line for line in lines if line.text.strip()]:
         assert any("no log lines" in note for note in digest.notes)
+
+
+def _lines(texts: list[str], start: datetime) -> list[LogLine]:
+    return [LogLine(text, start + timedelta(seconds=10 * i), "app") for i, text in enumerate(texts)]
+
+
+def test_the_quoted_line_is_the_incident_windows_telling_one(counter: TokenCounter) -> None:
+    baseline = _lines(
+        [f"GET /pay status=200 latency={90 + i % 40}ms" for i in range(200)], T0 - timedelta(hours=1)
+    )
+    incident = _lines(
+        [f"GET /pay status={504 if i > 80 else 200} latency={100 + 40 * i}ms" for i in range(100)]
+        + ["GET /pay status=200 latency=95ms"],
+        T0,
+    )
+    digest = digest_logs(
+        incident,
+        baseline,
+        budget_tokens=1000,
+        counter=counter,
+        redactor=ConsistentRedactor(),
+        incident=INCIDENT,
+        baseline=BASELINE,
+    )
+    entry = next(e for e in digest.entries if e.exemplar)
+    assert entry.exemplar is not None and "status=504 latency=4060ms" in entry.exemplar
+    assert entry.measures == (
+        "latency: baseline 90ms–129ms; incident 100ms → 95ms (max 4060ms)",
+        "status: baseline 200; incident 200 → 200 (max 504)",
+    )
+    assert "  ~ latency: baseline 90ms–129ms" in digest.render()
+
+
+def test_structured_fields_are_quoted_and_set_the_severity(counter: TokenCounter) -> None:
+    lines = [LogLine("job aborted", T0, "app", level="error", detail="err.message: disk quota exceeded")]
+    digest = digest_logs(
+        lines, budget_tokens=500, counter=counter, redactor=ConsistentRedactor(), incident=INCIDENT
+    )
+    (entry,) = digest.entries
+    assert (entry.severity, entry.exemplar) == ("error", "job aborted\nerr.message: disk quota exceeded")
+
+
+def test_the_newest_lines_and_errors_only_as_asked(counter: TokenCounter) -> None:
+    from workers.models import LineRequest
+
+    lines = _lines([f"INFO tick {i}" for i in range(50)] + ["ERROR disk full on /data", "INFO tock"], T0)
+    digest = digest_logs(
+        lines,
+        budget_tokens=800,
+        counter=counter,
+        redactor=ConsistentRedactor(),
+        incident=INCIDENT,
+        request=LineRequest(tail=3, errors_only=True),
+    )
+    text = digest.render()
+    assert "the newest 3 lines of the window, as asked:" in text
+    assert [line.split(" ", 2)[2] for line in digest.newest] == [
+        "INFO tick 49",
+        "ERROR disk full on /data",
+        "INFO tock",
+    ]
+    assert [e.severity for e in digest.entries] == ["error"]
+    assert any(note.startswith("errors only, as asked: 2 other templates left out") for note in digest.notes)

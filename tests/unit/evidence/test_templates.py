@@ -162,21 +162,33 @@ def test_memory_is_bounded_and_rare_stale_templates_are_evicted() -> None:
     miner = TemplateMiner(max_templates=20)
     heartbeat = ""
     for n in range(200):
-        heartbeat = miner.add(LogLine("heartbeat ok"))
+        heartbeat = miner.add(LogLine("heartbeat ok"), "baseline")
         word = "".join(chr(97 + n // 26**k % 26) for k in range(3))
-        miner.add(LogLine(f"{word}q {word}r {word}s"))  # 200 unrelated one-off lines
+        miner.add(LogLine(f"{word}q {word}r {word}s"), "baseline")  # 200 unrelated one-off lines
     assert len(miner) <= 20
     assert miner.evicted >= 180
     assert heartbeat in {t.id for t in miner.templates()}  # the frequent template survives
 
 
+def test_eviction_never_drops_an_error_or_an_incident_template() -> None:
+    miner = TemplateMiner(max_templates=20)
+    rare_error = miner.add(LogLine("FATAL ledger journal corrupt"), "baseline")
+    rare_incident = miner.add(LogLine("cert rotation applied to edge"), "incident")
+    for n in range(300):
+        word = "".join(chr(97 + n // 26**k % 26) for k in range(3))
+        miner.add(LogLine(f"{word}q {word}r {word}s"), "baseline")
+    kept = {t.id for t in miner.templates()}
+    assert len(miner) <= 22 and miner.evicted >= 270
+    assert {rare_error, rare_incident} <= kept
+
+
 def test_exact_repeats_take_the_cache_and_an_evicted_template_comes_back() -> None:
     miner = TemplateMiner(max_templates=1)
-    first = miner.add(LogLine("disk sda full"))
-    assert miner.add(LogLine("disk sda full")) == first
-    miner.add(LogLine("a completely different line here"))  # evicts the disk template
+    first = miner.add(LogLine("disk sda full"), "baseline")
+    assert miner.add(LogLine("disk sda full"), "baseline") == first
+    miner.add(LogLine("a completely different line here"), "baseline")  # evicts the disk template
     assert len(miner) == 1 and miner.evicted == 1
-    assert miner.add(LogLine("disk sda full")) == first  # recreated under the same id
+    assert miner.add(LogLine("disk sda full"), "baseline") == first  # recreated under the same id
     assert miner.templates()[0].count == 1
 
 

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from workers.evidence.model import LogLine, LogQuery, SourceResult, SourceStatus
+from workers.evidence.records import line_from
 
 
 def _millis(moment: datetime) -> int:
@@ -121,9 +122,9 @@ class CloudWatchSource:
         )
 
     def _line(self, event: dict[str, Any]) -> LogLine:
-        return LogLine(
-            text=str(event.get("message", "")).rstrip("\r\n"),
-            ts=datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC) if "timestamp" in event else None,
-            source=self.name,
-            labels={"logStreamName": str(event.get("logStreamName", ""))},
+        return line_from(
+            str(event.get("message", "")).rstrip("\r\n"),
+            datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC) if "timestamp" in event else None,
+            self.name,
+            {"logStreamName": str(event.get("logStreamName", ""))},
         )

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 
 from workers.evidence.model import LogLine, LogQuery, SourceResult
-from workers.evidence.sources._fields import scalar_labels, to_datetime
+from workers.evidence.records import line_from_document
 from workers.evidence.sources._http import BadResponse, collect, json_body
 
 BACKEND = "Elasticsearch"
@@ -103,10 +103,7 @@ class ElasticsearchSource:
         )
 
     def _line(self, doc: Mapping[str, Any]) -> LogLine:
-        message = _lookup(doc, self._message_field)
-        text = json.dumps(doc) if message is None else str(message)
-        labels = scalar_labels(doc, skip={self._message_field, self._timestamp_field})
-        return LogLine(text, to_datetime(_lookup(doc, self._timestamp_field)), self.name, labels)
+        return line_from_document(doc, self._message_field, self._timestamp_field, self.name)
 
 
 def _hits(answer: Any) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from workers.evidence.model import LogLine, LogQuery, SourceResult, SourceStatus, TimeWindow
+from workers.evidence.records import line_from
 
 _TROUBLE = (ApiException, urllib3.exceptions.HTTPError)
 
@@ -237,7 +238,7 @@ class KubernetesSource:
                     if ts is not None and ts > query.window.end:
                         break
                     if ts is None or ts >= query.window.start:
-                        read.lines.append(LogLine(text, ts, self.name, dict(labels)))
+                        read.lines.append(line_from(text, ts, self.name, labels))
                     if len(read.lines) > query.max_lines:  # one over, so the merge knows it was cut
                         break
             finally:

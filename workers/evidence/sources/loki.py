@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from workers.evidence.model import LogLine, LogQuery, SourceResult
+from workers.evidence.records import line_from
 from workers.evidence.sources._http import BadResponse, collect, json_body
 
 BACKEND = "Loki"
@@ -91,7 +92,7 @@ class LokiSource:
                 if len(lines) >= query.max_lines:
                     notes.append(f"capped at {query.max_lines} lines")
                     return
-                lines.append(LogLine(entry.line, from_ns(entry.ns), self.name, entry.labels))
+                lines.append(line_from(entry.line, from_ns(entry.ns), self.name, entry.labels))
             if len(entries) < self._page_limit:
                 return
             if fresh:

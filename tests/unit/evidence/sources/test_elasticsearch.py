@@ -136,7 +136,8 @@ async def test_window_edges_and_fields(servers: Servers, http: httpx.AsyncClient
     assert [line.text for line in result.lines] == ["line 1", "line 2"]
     first, second = result.lines
     assert (first.ts, first.source) == (WINDOW.start, "es")
-    assert first.labels == {"level": "error", "log.logger": "db", "log.origin.line": "12"}
+    assert first.labels == {"log.logger": "db", "log.origin.line": "12"}
+    assert first.level == "error"
     assert second.labels == {"status": "503", "ok": "false"}
 
 
