@@ -14,65 +14,27 @@ cannot know about: one rejection, then the cut prompt fits.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.support.fake_llm import FakeLLM  # noqa: E402
+from tests.support.overfill import citing_answer, overfilled  # noqa: E402
 from tests.support.prompt_evidence import items_of  # noqa: E402
-from tests.unit.triage.context import context  # noqa: E402
-from workers.evidence.digest import digest_logs  # noqa: E402
-from workers.evidence.model import LogLine, TimeWindow  # noqa: E402
 from workers.evidence.tokens import TokenCounter  # noqa: E402
 from workers.llm.budget import Budget  # noqa: E402
 from workers.llm.client import LLMClient  # noqa: E402
 from workers.llm.prompts import PromptLoader  # noqa: E402
-from workers.models import ChannelMessage, IncidentContext  # noqa: E402
 from workers.redaction import ConsistentRedactor  # noqa: E402
 from workers.settings import LLMSettings  # noqa: E402
 from workers.triage.engine import Engine  # noqa: E402
-from workers.triage.views import evidence_view  # noqa: E402
-
-START = datetime(2026, 3, 14, 10, 40, tzinfo=UTC)
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()  # noqa: SIM905
-
-
-def answer(body: dict[str, Any]) -> str:
-    logs = items_of(body, "log")
-    refs = [{"kind": "log", "id": logs[0]["id"]}] if logs else []
-    summary = {"what": "errors", "cause": "unknown", "cause_confidence": "low", "next": "look at the logs"}
-    return json.dumps(
-        {"summary": summary, "hypotheses": [{"statement": "x", "confidence": "low", "evidence": refs}]}
-    )
-
-
-def overfilled(tokens: int, counter: TokenCounter) -> IncidentContext:
-    lines = []
-    for i in range(tokens // 20 + 10):
-        head = "".join(chr(97 + (i // 26**k) % 26) for k in range(4))
-        words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(4))
-        at = START + timedelta(seconds=i % 1700)
-        lines.append(LogLine(f"{head} ERROR {words} failed {i} times on shard {i * 7}", ts=at))
-    window = TimeWindow(START, START + timedelta(minutes=30))
-    digest = digest_logs(
-        lines, budget_tokens=tokens, counter=counter, redactor=ConsistentRedactor(), incident=window
-    )
-    text = "x " * 120
-    messages = [
-        ChannelMessage(ts=f"1773485{i:03d}.000100", user="U1", text=f"update {i}: {text}") for i in range(40)
-    ]
-    view = evidence_view(digest, "payments-svc", ["app: ok"])
-    return context().model_copy(update={"evidence": view, "messages": messages})
 
 
 def run(window: int, counter: TokenCounter, template_extra: int = 0) -> None:
     ctx = overfilled(window, counter)
-    with FakeLLM(default=answer, context_window=window, template_extra=template_extra) as server:
+    with FakeLLM(default=citing_answer, context_window=window, template_extra=template_extra) as server:
         settings = LLMSettings.model_validate(
             {
                 "OPENAI_BASE_URL": server.base_url,
@@ -83,7 +45,7 @@ def run(window: int, counter: TokenCounter, template_extra: int = 0) -> None:
         )
         engine = Engine(llm=LLMClient(settings, counter), prompts=PromptLoader())
         report = engine.report(
-            ctx, Budget(tokens=10**7, cost_usd=0, seconds=300), ConsistentRedactor(), print
+            ctx, Budget(tokens=10**7, cost_usd=0, seconds=300), ConsistentRedactor(), lambda _record: None
         )
         last = server.chat_requests()[-1].body
         prompt, completion = server.prompt_tokens(last), last["max_tokens"]

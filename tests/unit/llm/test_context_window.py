@@ -5,67 +5,24 @@ by cutting and asking once more, and the answer says so."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from tests.support.fake_llm import FakeLLM
-from tests.support.prompt_evidence import items_of
-from tests.unit.triage.context import context
-from workers.evidence.digest import digest_logs
-from workers.evidence.model import LogLine, TimeWindow
+from tests.support.overfill import citing_answer, overfilled
 from workers.evidence.tokens import TokenCounter
 from workers.llm.budget import Budget
 from workers.llm.client import LLMClient
 from workers.llm.prompts import PromptLoader
-from workers.models import ChannelMessage
 from workers.redaction import ConsistentRedactor
 from workers.settings import LLMSettings
 from workers.triage.engine import Engine
-from workers.triage.views import evidence_view
-
-START = datetime(2026, 3, 14, 10, 40, tzinfo=UTC)
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()  # noqa: SIM905
-
-
-def answer(body: dict[str, Any]) -> str:
-    """A model that cites the first log template it was shown."""
-    logs = items_of(body, "log")
-    refs = [{"kind": "log", "id": logs[0]["id"]}] if logs else []
-    summary = {"what": "errors", "cause": "unknown", "cause_confidence": "low", "next": "look at the logs"}
-    hypothesis = {"statement": "the first template", "confidence": "low", "evidence": refs}
-    return json.dumps({"summary": summary, "hypotheses": [hypothesis]})
 
 
 @pytest.fixture(scope="module")
 def counter() -> TokenCounter:
     return TokenCounter.for_configured_model("gpt-4o-mini")
-
-
-def _filling(tokens: int, counter: TokenCounter) -> Any:
-    """A context whose digest alone is `tokens` tokens: distinct error templates, each quoted."""
-    lines = []
-    for i in range(tokens // 20 + 10):
-        head = "".join(chr(97 + (i // 26**k) % 26) for k in range(4))  # a leading word of its own
-        words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(4))
-        at = START + timedelta(seconds=i % 1700)
-        lines.append(LogLine(f"{head} ERROR {words} failed {i} times on shard {i * 7}", ts=at))
-    window = TimeWindow(START, START + timedelta(minutes=30))
-    digest = digest_logs(
-        lines, budget_tokens=tokens, counter=counter, redactor=ConsistentRedactor(), incident=window
-    )
-    ctx = context()
-    messages = [
-        ChannelMessage(
-            ts=f"1773485{i:03d}.000100", user="U1", author="Chen", text=f"update {i}: " + "x y " * 60
-        )
-        for i in range(40)
-    ]
-    view = evidence_view(digest, "payments-svc", ["app: ok"])
-    return ctx.model_copy(update={"evidence": view, "messages": messages})
 
 
 def _engine(llm: FakeLLM, counter: TokenCounter, window: int) -> Engine:
@@ -86,7 +43,7 @@ def _budget() -> Budget:
 
 @pytest.fixture
 def server() -> Iterator[FakeLLM]:
-    with FakeLLM(default=answer) as llm:
+    with FakeLLM(default=citing_answer) as llm:
         yield llm
 
 
@@ -116,7 +73,7 @@ def test_digests_that_overfill_the_window_are_cut_to_fit_without_a_rejection(
     server: FakeLLM, counter: TokenCounter, window: int
 ) -> None:
     server.context_window = window
-    ctx = _filling(window, counter)
+    ctx = overfilled(window, counter)
     report = _engine(server, counter, window).report(ctx, _budget(), ConsistentRedactor(), lambda _r: None)
     assert server.rejected == [] and report.mode == "llm", report.best_effort
     [request] = server.chat_requests()
@@ -129,7 +86,7 @@ def test_a_server_that_counts_more_is_answered_by_cutting_once_and_saying_so(
     server: FakeLLM, counter: TokenCounter
 ) -> None:
     server.context_window, server.template_extra = 8_192, 1_500  # its template adds a long preamble
-    ctx = _filling(8_192, counter)
+    ctx = overfilled(8_192, counter)
     report = _engine(server, counter, 8_192).report(ctx, _budget(), ConsistentRedactor(), lambda _r: None)
     assert len(server.rejected) == 1 and len(server.chat_requests()) == 2
     assert report.mode == "llm"
