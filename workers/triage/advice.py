@@ -28,13 +28,13 @@ _TYPES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("silence_alert", re.compile(r"\bsilenc|\bmute\b|\bsnooze", re.I)),
     ("run_runbook", re.compile(r"\brunbook", re.I)),
 )
-# Verbs that act whatever the action type, and approval words in several languages.
+# Verbs that change something whatever the action type ("run a query" only looks, so "run" is not one).
 _GENERIC = re.compile(
-    r"\b(?:approve|authori[sz]e|execute|run|apply|deploy|redeploy|delete|drop|truncate|kill|terminate"
-    r"|shut\s*down|disable|purge|flush|wipe|grant|kubectl|helm|sudo)\b"
-    r"|genehmig|approuv|aprob|aprova|approva|批准|承認|одобр|승인|وافق|الموافقة",
+    r"\b(?:approve|authori[sz]e|execute|deploy|redeploy|delete|drop|truncate|kill|terminate"
+    r"|shut\s*down|disable|purge|flush|wipe|grant|kubectl|helm|sudo)\b",
     re.I,
 )
+# Asking for an approval or an execution, in several languages: an instruction wherever it stands.
 _ASKS = re.compile(
     r"\b(?:approve|authori[sz]e|execute)\b|genehmig|approuv|aprueb|aprob|aprov|approva|批准|承認|одобр|승인|وافق"
     r"|الموافقة",
