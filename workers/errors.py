@@ -12,6 +12,7 @@
         ├── LLMUnavailable       unreachable, timing out, or refusing (429/5xx) after the retries
         ├── LLMOutputError       an answer that does not parse or validate, even after one repair turn
         ├── LLMContextError      the prompt does not fit the model's context window
+        │   └── LLMContextOverflow   the server said so (HTTP 400 with its count); cut and retried once
         └── LLMBudgetExceeded    the investigation's token, cost or time budget is spent
 
 Anything else is a bug: the global handlers log it with a run id and tell the user only that id.
@@ -72,6 +73,15 @@ class LLMOutputError(LLMError):
 
 class LLMContextError(LLMError):
     pass
+
+
+class LLMContextOverflow(LLMContextError):
+    """The server refused the request as longer than its window; its figures, when it gave them."""
+
+    def __init__(self, message: str, window: int | None, prompt_tokens: int | None) -> None:
+        super().__init__(message)
+        self.window = window
+        self.prompt_tokens = prompt_tokens
 
 
 class LLMBudgetExceeded(LLMError):

@@ -1,9 +1,18 @@
 """Masking of secrets in free text: the log processor uses it, and so does every outbound request.
 
-Each rule is a category with a pattern anchored on a recognisable shape (a vendor prefix, a key name
-in an assignment, a PEM armour line), never on entropy alone, so that ordinary hex ids, UUIDs,
-hashes and base64 request ids pass through. Known secret values (the process's own tokens) are
-masked by value as well, whatever they look like. Emails and IP addresses are masked only on request.
+Most rules are a category with a pattern anchored on a recognisable shape (a vendor prefix, a key
+name in an assignment or a URL parameter, a PEM armour line). The last rule, `high_entropy`, catches
+credentials of no known format: a run of 20+ base64/base64url characters that does not read like
+words (see `looks_random`). How its false positives are kept low: hex runs (perhaps behind a tag of
+up to three letters), UUIDs and digit runs are ids, never secrets; camelCase and snake_case
+identifiers are split into words, and a word made of common English letter pairs counts as
+language; a run whose pieces between `-`, `_` and `/` are all shorter than 10 characters (pod and
+host names, paths) is a name. Its one threshold was set from random tokens alone (≥ 99.5% of random
+20-character base62 tokens and ≥ 99.9% of 32-character ones are caught); false positives on real
+logs are measured, not tuned, by `tests/benchmarks/bench_redaction.py` on the Loghub samples. Known
+secret values (the process's own tokens) are masked by value as well. Emails and IP addresses are
+masked only on request. Every rule has a gate (text that must be in the line, or a long run of
+base64 characters) so that every log line can afford the redactor.
 
 `Redactor` writes `[REDACTED:<category>]`; `ConsistentRedactor` numbers each distinct value per
 category (`[REDACTED:jwt#2]`) so that masked evidence still correlates within one incident.
@@ -11,16 +20,20 @@ category (`[REDACTED:jwt#2]`) so that masked evidence still correlates within on
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
+import itertools
 import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import urlsplit
+
+from workers.evidence.model import LogLine
 
 PII_CATEGORIES = frozenset({"email", "ipv4", "ipv6"})
 
@@ -38,6 +51,11 @@ class Rule:
     category: str
     pattern: re.Pattern[str]
     check: Callable[[str], bool] | None = None
+    # Lower-case text one of which must be in the line for the pattern to be tried (a fast pre-filter,
+    # every line of the logs goes through it); empty: always tried.
+    gate: tuple[str, ...] = ()
+    # True when every match holds a run of 20+ base64 characters (`_RUN`): a line without one skips it.
+    long_run: bool = False
 
 
 def _mixed_base64(value: str) -> bool:
@@ -64,6 +82,96 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+# The most frequent letter pairs of English words: a word made of them reads as language, not noise.
+_COMMON_PAIRS_TEXT = (
+    "thheineranreonatenndtiesorteofedisitalarsttontngsehaasouiolevecomedehiriroicneearacelichllbemasiomur"
+    "caeltalansdifohopeecprnoctusacotiltrlyncetutsssorsunlowageiewheewiemadolrtpowenaulnitsmoowpaimmiaish"
+    "irsuidosiviaamficivipligtuevldrympfeblabghtyop"
+)
+_COMMON_PAIRS = frozenset(_COMMON_PAIRS_TEXT[i : i + 2] for i in range(0, len(_COMMON_PAIRS_TEXT), 2))
+RANDOM_THRESHOLD = 0.5  # surprising characters per character; see the module docstring for the choice
+_RUN = re.compile(r"[A-Za-z0-9+/_=-]{20}")
+_CANDIDATE = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/=_-])")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ALNUM = re.compile(r"[A-Za-z0-9]+")
+_ID = re.compile(r"[A-Za-z]{0,3}[0-9a-fA-F]+")  # hex, perhaps behind a short tag: `P3fa9…`, `req7c1…`
+_NAME_PARTS = re.compile(r"[-_/]")
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+@functools.lru_cache(maxsize=65_536)  # runs (paths, ids, names) repeat from line to line
+def randomness(run: str) -> float:
+    """Surprising characters per character: letters in 1-2 letter fragments (what case and digit
+    changes chop random text into) and uncommon letter pairs inside longer words. Hex ids, UUIDs and
+    digit runs are left out; a run with fewer than 16 characters or 8 distinct ones left, or no
+    piece of 10, scores 0."""
+    run = _UUID.sub("", run)
+    pieces = _ALNUM.findall(run)
+    if not pieces or _ID.fullmatch("".join(pieces)):
+        return 0.0
+    pieces = [p for p in pieces if not p.isdigit() and not (len(p) >= 8 and _ID.fullmatch(p))]
+    size = sum(map(len, pieces))
+    if size < 16 or max(map(len, _NAME_PARTS.split(run))) < 10:  # names such as `svc-7d9f8-x2kq9`
+        return 0.0
+    if len(set("".join(pieces))) < 8:  # `xxxxxxxx…`, `abababab…`: repetition, not noise
+        return 0.0
+    surprise = 0
+    for word in (w for p in pieces for w in _WORDS.findall(p)):
+        if len(word) <= 2:
+            surprise += len(word)
+        elif not word.isdigit():
+            low = word.lower()
+            surprise += sum(_surprising(a, b) for a, b in itertools.pairwise(low))
+    return surprise / size
+
+
+def _surprising(a: str, b: str) -> bool:
+    """An uncommon letter pair; `ab`, `xy` (alphabet order) are runs a person typed, not noise."""
+    return a + b not in _COMMON_PAIRS and ord(b) - ord(a) != 1
+
+
+def looks_random(run: str) -> bool:
+    """A credential-like run of characters (`RANDOM_THRESHOLD` surprising characters per character)."""
+    return randomness(run) >= RANDOM_THRESHOLD
+
+
+_URL_SECRET_PARAMS = (
+    r"code|sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|key|apikey|api_key|token"
+    r"|auth|session|sessionid|sid|secret|access_token|id_token|refresh_token|client_secret|jwt|assertion"
+)
+# (category, pattern, gate) for credentials with a vendor prefix or a fixed shape.
+_VENDOR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("gitlab_token", r"\bgl(?:pat|dt|rt|ptt|cbt|soat)-[A-Za-z0-9_-]{20,}", ("gl",)),
+    ("npm_token", r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
+    ("pypi_token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}", ("pypi-",)),
+    ("huggingface_token", r"\bhf_[A-Za-z0-9]{30,}\b", ("hf_",)),
+    ("sendgrid_key", r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}", ("sg.",)),
+    ("twilio_key", r"\b(?:SK|AC)[0-9a-fA-F]{32}\b", ("sk", "ac")),
+    ("mailgun_key", r"\bkey-[0-9a-zA-Z]{32}\b", ("key-",)),
+    ("shopify_token", r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b", ("shp",)),
+    ("digitalocean_token", r"\bdo[opr]_v1_[a-f0-9]{64}\b", ("_v1_",)),
+    ("vault_token", r"\bhv[sbr]\.[A-Za-z0-9_-]{24,}", ("hvs.", "hvb.", "hvr.")),
+    ("doppler_token", r"\bdp\.(?:st|ct|sa|scim|audit|pt)\.[A-Za-z0-9_.-]{40,}", ("dp.",)),
+    ("google_oauth", r"\bya29\.[A-Za-z0-9_-]{20,}|\bGOCSPX-[A-Za-z0-9_-]{20,}", ("ya29.", "gocspx-")),
+    ("linear_key", r"\blin_(?:api|oauth)_[A-Za-z0-9]{32,}", ("lin_",)),
+    (
+        "grafana_token",
+        r"\bglc_[A-Za-z0-9+/]{32,}={0,2}|\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}",
+        ("glc_", "glsa_"),
+    ),
+    ("newrelic_key", r"\bNR(?:AK|II|JS)-[A-Za-z0-9]{20,}", ("nrak-", "nrii-", "nrjs-")),
+    ("sentry_token", r"\bsntr[ysu]_[A-Za-z0-9+/=_]{40,}", ("sntr",)),
+    ("databricks_token", r"\bdapi[a-f0-9]{32}(?:-\d)?\b", ("dapi",)),
+    ("atlassian_token", r"\bATATT3[A-Za-z0-9_=-]{50,}", ("atatt3",)),
+    ("age_key", r"\bAGE-SECRET-KEY-1[0-9A-Z]{58}\b", ("age-secret-key-",)),
+    ("stripe_webhook_secret", r"\bwhsec_[A-Za-z0-9+/=]{24,}", ("whsec_",)),
+    ("telegram_token", r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b", (":aa",)),
+    ("square_token", r"\bsq0(?:atp|csp)-[A-Za-z0-9_-]{22,}|\bEAAA[A-Za-z0-9_-]{56,}", ("sq0", "eaaa")),
+    ("postman_key", r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}\b", ("pmak-",)),
+    ("azure_client_secret", r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}", ("q~",)),
+)
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "private_key",
@@ -72,33 +180,71 @@ RULES: tuple[Rule, ...] = (
             r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\Z)",
             re.S,
         ),
+        gate=("-----begin",),
     ),
     # A PEM body line logged on its own (a multi-line key split into log lines).
-    Rule("private_key", re.compile(r"(?m)^\s*(?P<s>[A-Za-z0-9+/]{60,76}={0,2})\s*$"), _mixed_base64),
-    Rule("slack_webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]+")),
-    Rule("slack_token", re.compile(r"\bxox(?:e\.xox)?[abposre]-[A-Za-z0-9-]{8,}|\bxapp-\d-[A-Za-z0-9-]{8,}")),
-    Rule("github_token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})")),
-    Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
-    Rule("openai_key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
-    Rule("stripe_key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
-    Rule("aws_access_key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
+    Rule(
+        "private_key",
+        re.compile(r"(?m)^\s*(?P<s>[A-Za-z0-9+/]{60,76}={0,2})\s*$"),
+        _mixed_base64,
+        long_run=True,
+    ),
+    Rule(
+        "slack_webhook",
+        re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[\w/-]+"),
+        gate=("hooks.slack",),
+    ),
+    Rule(
+        "slack_token",
+        re.compile(r"\bxox(?:e\.xox)?[abposre]-[A-Za-z0-9-]{8,}|\bxapp-\d-[A-Za-z0-9-]{8,}"),
+        gate=("xox", "xapp-"),
+    ),
+    Rule(
+        "github_token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})"),
+        gate=("gh", "github_pat_"),
+        long_run=True,
+    ),
+    Rule("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}"), gate=("sk-ant-",), long_run=True),
+    Rule(
+        "openai_key",
+        re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+        gate=("sk-",),
+        long_run=True,
+    ),
+    Rule(
+        "stripe_key",
+        re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"),
+        gate=("k_live_", "k_test_"),
+        long_run=True,
+    ),
+    Rule(
+        "aws_access_key",
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
+        gate=("akia", "asia", "abia", "acca"),
+        long_run=True,
+    ),
     Rule(
         "aws_secret_key",
         re.compile(
             rf"(?i)(?:aws_?secret_?(?:access_?)?key|secret_?access_?key){_ASSIGN}{_QUOTE}"
             r"(?P<s>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
         ),
+        gate=("secret",),
     ),
-    Rule("gcp_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])")),
+    Rule(
+        "gcp_api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"), gate=("aiza",), long_run=True
+    ),
     Rule(
         "azure_key",
         re.compile(
             r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature)\s*=\s*(?P<s>[A-Za-z0-9+/=%]{20,})"
             r"|[?&]sig=(?P<sig>[A-Za-z0-9%+/=]{20,})"
         ),
+        gate=("accountkey", "sharedaccess", "sig="),
     ),
-    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")),
-    Rule("url_password", re.compile(r"(?<=://)[^/\s:@]*:(?P<s>[^/\s]+)@")),
+    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), gate=("eyj",)),
+    Rule("url_password", re.compile(r"(?<=://)[^/\s:@]*:(?P<s>[^/\s]+)@"), gate=("://",)),
     Rule(
         "password",
         re.compile(
@@ -107,11 +253,13 @@ RULES: tuple[Rule, ...] = (
             r"(?:\"(?P<s>[^\"\n]+)\"|'(?P<s2>[^'\n]+)'"
             r"|(?P<s3>[^\s;,&\"']+(?:[ \t]+[^\s;,&\"'=]+)*(?=\s*;)|[^\s;,&\"'<>]+))"
         ),
+        gate=("passw", "pwd"),
     ),
     Rule(
         "auth_header",
         re.compile(r"(?i)\b(?:bearer|basic)\s+(?P<s>[A-Za-z0-9._~+/=-]{12,})(?![\w.~+/=-])"),
         _tokenish,
+        gate=("bearer", "basic"),
     ),
     Rule(
         "auth_header",
@@ -120,6 +268,7 @@ RULES: tuple[Rule, ...] = (
             r"(?P<s>[^\s\"',;]{8,})"
         ),
         _tokenish,
+        gate=("authorization",),
     ),
     Rule(
         "secret_assignment",
@@ -129,7 +278,19 @@ RULES: tuple[Rule, ...] = (
             rf"|token){_ASSIGN}{_VALUE}"
         ),
         _tokenish,
+        gate=("secret", "key", "token"),
     ),
+    *(
+        Rule(category, re.compile(pattern), gate=gate, long_run=category != "azure_client_secret")
+        for category, pattern, gate in _VENDOR
+    ),
+    Rule(
+        "url_secret",
+        re.compile(rf"(?i)[?&;](?:{_URL_SECRET_PARAMS})={_NOT_MASKED}(?P<s>[^&\s#\"'<>]{{8,}})"),
+        _tokenish,
+        gate=("?", "&", ";"),
+    ),
+    Rule("high_entropy", _CANDIDATE, looks_random, long_run=True),
 )
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -168,6 +329,15 @@ class Redactor:
                 f"unknown PII categories {sorted(unknown)}; choose from {sorted(PII_CATEGORIES)}"
             )
         self._rules = RULES + tuple(r for r in PII_RULES if r.category in self.pii)
+        # Rule ranks by gate text and by whether they need a long run; those without a gate are
+        # tried on every line (with a long run, for the second).
+        self._gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        self._always: tuple[list[int], list[int]] = ([], [])
+        for rank, rule in enumerate(self._rules):
+            for gate in rule.gate:
+                self._gated[rule.long_run].setdefault(gate, []).append(rank)
+            if not rule.gate:
+                self._always[rule.long_run].append(rank)
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -181,6 +351,8 @@ class Redactor:
     def redact_counted(self, text: str) -> tuple[str, dict[str, int]]:
         """The masked text and what this call masked, by category (also added to `counts`)."""
         spans = self._merge(self._find(text))
+        if not spans:
+            return text, {}
         masked: Counter[str] = Counter(s.category for s in spans)
         out: list[str] = []
         pos = 0
@@ -202,7 +374,16 @@ class Redactor:
             if value in text
             for m in re.finditer(re.escape(value), text)
         ]
-        for rank, rule in enumerate(self._rules):
+        low = text.lower()
+        tiers = (False, True) if _RUN.search(text) else (False,)
+        ranks: set[int] = set()
+        for tier in tiers:
+            ranks.update(self._always[tier])
+            for gate, gated in self._gated[tier].items():
+                if gate in low:
+                    ranks.update(gated)
+        for rank in sorted(ranks):
+            rule = self._rules[rank]
             for m in rule.pattern.finditer(text):
                 group = next((g for g in rule.pattern.groupindex if m.group(g) is not None), None)
                 start, end = m.span(group) if group else m.span()
@@ -245,6 +426,15 @@ class ConsistentRedactor(Redactor):
             self._next[category] += 1
             self._numbers[digest] = self._next[category]
         return f"[REDACTED:{category}#{self._numbers[digest]}]"
+
+
+def redact_line(line: LogLine, redactor: Redactor) -> LogLine:
+    """A raw log line with its text and labels redacted: the one way lines enter the evidence
+    pipeline, so no template, count, quote or hypothesis is ever derived from a secret."""
+    text = redactor.redact(line.text)
+    if not line.labels:
+        return line if text == line.text else replace(line, text=text)
+    return replace(line, text=text, labels={k: redactor.redact(v) for k, v in line.labels.items()})
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from bot.localstack import LocalStack  # noqa: E402
 from tests.support.fake_llm import FakeLLM  # noqa: E402
+from tests.support.prompt_evidence import items_of  # noqa: E402
 
 TEMPLATES = [
     "INFO orders-api request ok path=/orders/{i} status=200 took={ms}ms trace={hex}",
@@ -57,10 +57,10 @@ def write_logs(path: Path, lines: int, now: datetime) -> None:
 
 
 def instant_answer(body: dict[str, Any]) -> str:
-    prompt = "\n".join(m["content"] for m in body["messages"])
-    ids = re.findall(r"- id (T[0-9a-f]{8}) · new · error", prompt) or re.findall(
-        r"- id (T[0-9a-f]{8})", prompt
-    )
+    logs = items_of(body, "log")
+    ids = [i["id"] for i in logs if i["change"] == "new" and i["severity"] == "error"] or [
+        i["id"] for i in logs
+    ]
     return json.dumps(
         {
             "summary": {

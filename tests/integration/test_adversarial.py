@@ -29,15 +29,14 @@ from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
 from tests.support.fake_llm import FakeLLM
+from tests.support.prompt_evidence import items_of
 from workers.knowledge.model import IncidentRecord
 from workers.knowledge.store import KnowledgeStore
 from workers.slack import ids
 
 SECRET = "runbook-hmac-secret-0123456789"
 STAMP = "%Y-%m-%dT%H:%M:%S.000Z"
-_MESSAGE = re.compile(r"^- ts (\S+) · [^:]+: (.*)$", re.M)
 _WANT = re.compile(r"want=(\w+):([\w-]+)")
-_TEMPLATE = re.compile(r"^- id (T[0-9a-f]{8}) .*$\n\s+template: (.*)$", re.M)
 POLICY = """version: 1
 caps: {{novel: {novel}}}
 actions:
@@ -173,13 +172,15 @@ def llm_answer(body: dict[str, Any]) -> str:
     """One hypothesis citing a real channel message, with the action the /triage text asks for; a
     model that obeys instructions found in the logs when told `want=follow:logs`."""
     prompt = "\n".join(m["content"] for m in body["messages"])
-    ts, text = next((ts, text) for ts, text in _MESSAGE.findall(prompt) if "pool" in text)
+    ts, text = next((m["id"], m["text"]) for m in items_of(body, "message") if "pool" in m["text"])
     want = _WANT.search(prompt)
     action_type, target = want.groups() if want else ("run_runbook", "payments-svc")
     evidence: list[dict[str, str]] = [{"kind": "message", "id": ts, "quote": text[:20]}]
     if action_type == "follow":  # the injected log line names the target and asks for approval
         injected = next(
-            (tid, tpl) for tid, tpl in _TEMPLATE.findall(prompt) if "ignore previous" in tpl.lower()
+            (i["id"], i["template"])
+            for i in items_of(body, "log")
+            if "ignore previous" in i["template"].lower()
         )
         evidence.append({"kind": "log", "id": injected[0]})
         action_type, target = "run_runbook", "ledger-db"

@@ -19,11 +19,11 @@ import redis
 from bot.localstack import LocalStack
 from tests.integration.conftest import bot_messages, new_channel, wait_answer, wait_until
 from tests.support.fake_llm import FakeLLM
+from tests.support.prompt_evidence import items_of
 from workers import audit
 from workers.postmortem.render import SECTIONS
 from workers.slack import ids
 
-_MESSAGE = re.compile(r"^- ts (\S+) · [^:]+: (.*)$", re.M)
 PEOPLE = [
     ("U0ALICE", "Alice Moreau"),
     ("U0BRUNO", "Bruno Silva"),
@@ -37,7 +37,6 @@ def _llm_answer(body: dict[str, Any]) -> str:
     """Triage: two hypotheses citing real channel messages. Postmortem: prose, with one sentence
     that blames a person (the blameless check must flag it)."""
     system = body["messages"][0]["content"]
-    prompt = "\n".join(m["content"] for m in body["messages"])
     if "prose sections of a blameless postmortem" in system:
         return json.dumps(
             {
@@ -56,7 +55,7 @@ def _llm_answer(body: dict[str, Any]) -> str:
                 "open_questions": ["Why did the canary not catch it?"],
             }
         )
-    shown = _MESSAGE.findall(prompt)
+    shown = [(m["id"], m["text"]) for m in items_of(body, "message")]
     pool = next((ts, text) for ts, text in reversed(shown) if "pool" in text)
     dns = next((ts, text) for ts, text in reversed(shown) if "dns" in text.lower())
     return json.dumps(

@@ -4,7 +4,6 @@ missing): dry run changes nothing, execute creates, verify reads it active, undo
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from bot.localstack import LocalStack
 from tests.integration.conftest import new_channel, wait_answer, wait_until
 from tests.support import debian_services
 from tests.support.fake_llm import FakeLLM
+from tests.support.prompt_evidence import items_of
 from workers.errors import ExecutorError
 from workers.executors.alertmanager import AlertmanagerExecutor
 from workers.executors.base import ActionRequest
@@ -95,10 +95,7 @@ actions:
 
 
 def _silence_answer(body: dict[str, Any]) -> str:
-    prompt = "\n".join(m["content"] for m in body["messages"])
-    ts, text = next(
-        (ts, t) for ts, t in re.findall(r"^- ts (\S+) · [^:]+: (.*)$", prompt, re.M) if "paging" in t
-    )
+    ts, text = next((m["id"], m["text"]) for m in items_of(body, "message") if "paging" in m["text"])
     action = {
         "action_type": "silence_alert",
         "target": "payments-svc",

@@ -6,6 +6,12 @@
         llm.requests  # every request: path, headers, JSON body
 
 Without a script entry the `default` callable answers (given the request body), else a 500.
+
+With `context_window` set it enforces the window as vLLM does: the chat request is counted as the
+ChatML template renders it (`<|im_start|>role\ncontent<|im_end|>\n` per message, then
+`<|im_start|>assistant\n`; each special token counts 1) with the model's tokenizer (or `encoding`),
+plus the JSON schema of a `json_schema` response format as OpenAI counts it; a prompt that fills
+the window, or a `max_tokens` that does not fit after it, gets vLLM's HTTP 400 and message.
 """
 
 from __future__ import annotations
@@ -46,7 +52,11 @@ class Seen:
 @dataclass
 class FakeLLM:
     default: Callable[[dict[str, Any]], str] | None = None
+    context_window: int | None = None
+    encoding: str | None = None  # count with this encoding instead of the model's
+    template_extra: int = 0  # tokens its chat template adds (a default system prompt, say)
     requests: list[Seen] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)  # the 400 messages sent for a too-long request
     _queue: deque[Reply | Fault] = field(default_factory=deque)
     _server: ThreadingHTTPServer | None = None
 
@@ -72,6 +82,12 @@ class FakeLLM:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.requests.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                too_long = fake._too_long(body) if self.path.endswith("/chat/completions") else None
+                if too_long is not None:
+                    fake.rejected.append(too_long)
+                    error = {"message": too_long, "type": "BadRequestError", "param": None, "code": 400}
+                    self._send(400, {"error": error})
+                    return
                 step = fake._queue.popleft() if fake._queue else None
                 if isinstance(step, Fault):
                     fake._fault(self, step)
@@ -106,6 +122,41 @@ class FakeLLM:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """The request's prompt as the server counts it (see the module docstring)."""
+        from workers.evidence.tokens import TokenCounter
+
+        counter = (
+            TokenCounter.for_model(self.encoding)
+            if self.encoding
+            else TokenCounter.for_configured_model(body.get("model", ""))
+        )
+        total = sum(counter.count(f"{m['role']}\n{m['content']}") + 3 for m in body["messages"])
+        total += 1 + counter.count("assistant\n") + self.template_extra
+        shape = (body.get("response_format") or {}).get("json_schema")
+        if shape:
+            total += counter.count(json.dumps(shape["schema"]))
+        return total
+
+    def _too_long(self, body: dict[str, Any]) -> str | None:
+        window = self.context_window
+        if window is None:
+            return None
+        prompt = self.prompt_tokens(body)
+        wanted = body.get("max_tokens") or body.get("max_completion_tokens") or 0
+        if prompt >= window:
+            return (
+                f"This model's maximum context length is {window} tokens. However, your request has "
+                f"{prompt} input tokens. Please reduce the length of the input messages."
+            )
+        if wanted > window - prompt:
+            return (
+                f"'max_tokens' or 'max_completion_tokens' is too large: {wanted}. This model's maximum "
+                f"context length is {window} tokens and your request has {prompt} input tokens "
+                f"({wanted} > {window} - {prompt})."
+            )
+        return None
 
     @staticmethod
     def _fault(handler: Any, fault: Fault) -> None:

@@ -181,3 +181,69 @@ def test_egress_record_describes_one_request() -> None:
     _, second = prepare_egress(redactor, "https://hooks.slack.com/services/T0/B0/abcdefgh", "ok", "post")
     assert second.masked == {} and second.host == "hooks.slack.com"
     assert "abcdefgh" not in second.url
+
+
+RANDOM_TOKENS = [
+    "kQwErTyUiOpAsDfGhJkLzXcVbNmQwErTzXcV",  # letters only, no digit
+    "Zx8Qp2Lm9Rt4Vb7Nc1Ks5Wd3Hg6Jf0Ya2Ue8",
+    "q7vz0kx3m9wp2rt5yb8nc4hs1dj6fg0lueaq",  # lower case and digits
+]
+IDENTIFIERS = [
+    "AbstractSingletonProxyFactoryBean",
+    "ConnectionRefusedException",
+    "observeValueForKeyPath",
+    "payments-svc-7d9f8b6c5-x2kq9",
+    "req-38101a0b-2096-447d-96ea-a692162415ae",
+    "3f786850e387550fdab836ed7e6dc881de23001b",
+    "/var/lib/kubelet/pods/payments/volumes/config",
+    "application_1485248649253_0147",
+    "x" * 40,
+]
+
+
+@pytest.mark.parametrize("token", RANDOM_TOKENS)
+def test_a_random_token_of_no_known_format_is_masked(token: str) -> None:
+    out = Redactor().redact(f'upstream said {{"blob": "{token}"}} and closed')
+    assert token[:12] not in out and "[REDACTED:high_entropy]" in out
+
+
+@pytest.mark.parametrize("name", IDENTIFIERS)
+def test_identifiers_ids_and_paths_are_not_taken_for_secrets(name: str) -> None:
+    line = f"ERROR {name} failed after 3 retries"
+    assert Redactor().redact(line) == line
+
+
+def test_a_raw_line_is_redacted_with_its_labels_before_it_enters_the_digest() -> None:
+    from workers.evidence.model import LogLine
+    from workers.redaction import redact_line
+
+    line = LogLine("auth with ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8 failed", labels={"token": GITHUB})
+    out = redact_line(line, Redactor())
+    assert GITHUB not in out.text and GITHUB not in out.labels["token"] and out.ts == line.ts
+
+
+def test_no_template_or_quote_of_the_digest_holds_a_piece_of_a_key() -> None:
+    """A digit-free run of a key once stayed literal in a template while the id mask took the rest."""
+    from datetime import UTC, datetime, timedelta
+
+    from workers.evidence.digest import digest_logs
+    from workers.evidence.model import LogLine, TimeWindow
+    from workers.evidence.tokens import TokenCounter
+
+    start = datetime(2026, 3, 14, 10, 0, tzinfo=UTC)
+    keys = ["sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12-MnOpQrStUvWxYzAbCdEf", JWT, JWT_2]
+    lines = [
+        LogLine(f"ERROR call {i} failed with key {keys[i % 3]} for user {i}", ts=start + timedelta(seconds=i))
+        for i in range(30)
+    ]
+    digest = digest_logs(
+        lines,
+        budget_tokens=2000,
+        counter=TokenCounter.for_configured_model("gpt-4o-mini"),
+        redactor=ConsistentRedactor(),
+        incident=TimeWindow(start, start + timedelta(minutes=5)),
+    )
+    text = digest.render()
+    for key in keys:
+        assert not any(key[i : i + 12] in text for i in range(len(key) - 11)), key
+    assert "[REDACTED:" in text

@@ -19,7 +19,7 @@ from workers.evidence.model import LogLine, SourceResult, TimeWindow
 from workers.evidence.templates import TemplateMiner, TemplateStats, detect_severity
 from workers.evidence.tokens import TokenCounter
 from workers.models import LineRequest
-from workers.redaction import Redactor
+from workers.redaction import Redactor, redact_line
 
 MAX_QUOTE_CHARS = 500
 MAX_TEMPLATE_CHARS = 200
@@ -327,6 +327,9 @@ def digest_logs(
     as they are) or the findings to errors and warnings ("errors only").
     """
     request = request or LineRequest()
+    # Redacted as they enter, before anything (templates, numbers, counts, quotes) is derived from them.
+    incident_lines = (redact_line(line, redactor) for line in incident_lines)
+    baseline_lines = (redact_line(line, redactor) for line in baseline_lines)
     newest: deque[LogLine] | None = None
     if request.tail:
         newest = deque(incident_lines, maxlen=request.tail)

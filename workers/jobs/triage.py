@@ -195,12 +195,13 @@ async def assemble(
 ) -> IncidentContext:
     """Gather channel, requester, incident, conversation and logs concurrently; a failed source is a gap."""
     gaps: list[str] = []
+    redactor = redactor or ConsistentRedactor()
     info, requester, history, incident, logs = await asyncio.gather(
         asyncio.to_thread(_channel_name, slack, req.channel_id),
         asyncio.to_thread(_user_name, slack, req.requester_id),
         asyncio.to_thread(_history, slack, req),
         asyncio.to_thread(store.get, req.incident_id),
-        _evidence(req, settings, evidence, redactor or ConsistentRedactor()),
+        _evidence(req, settings, evidence, redactor),
         return_exceptions=True,
     )
     view: EvidenceView | None = None
@@ -243,7 +244,7 @@ async def assemble(
         messages_in_window=len(messages),
         evidence=view,
         knowledge=known,
-        gaps=gaps,
+        gaps=[redactor.redact(gap) for gap in gaps],  # a source's error may quote a URL with its password
         llm_configured=settings.llm.configured,
     )
 

@@ -5,11 +5,19 @@ Structured output is asked for the strongest way the server supports, remembered
 back is parsed tolerantly (code fences, text around the object) and validated; an invalid answer
 gets one repair turn. Retries (429, 5xx, timeouts, dropped connections) are ours, with backoff that
 honours `Retry-After` and never sleeps past the investigation's time budget.
+
+Prompts are counted the way a server counts a chat request: every message's content plus the tokens
+its chat template wraps it in (`MESSAGE_OVERHEAD`, the largest among ChatML, Llama 3 and OpenAI's
+format), the tokens that prime the reply (`REPLY_PRIMING`, begin-of-text included), and the JSON
+schema when one is sent as the response format; `max_tokens` then leaves `margin()` unused. When a
+server still answers that the request exceeds its window (HTTP 400, as vLLM and OpenAI do), its
+figures correct ours (`LLMContextOverflow`): the next count adds how far ours fell short.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -22,7 +30,13 @@ import httpx2
 import openai
 from pydantic import BaseModel, ValidationError
 
-from workers.errors import LLMBudgetExceeded, LLMContextError, LLMOutputError, LLMUnavailable
+from workers.errors import (
+    LLMBudgetExceeded,
+    LLMContextError,
+    LLMContextOverflow,
+    LLMOutputError,
+    LLMUnavailable,
+)
 from workers.evidence.tokens import TokenCounter
 from workers.llm.budget import Budget
 from workers.settings import LLMSettings
@@ -31,7 +45,10 @@ T = TypeVar("T", bound=BaseModel)
 Mode = Literal["json_schema", "json_object", "text"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 20.0
-MESSAGE_OVERHEAD = 4  # tokens per chat message beyond its content
+MESSAGE_OVERHEAD = 5  # `<|im_start|>role\n … <|im_end|>\n` (ChatML); Llama 3's header is as long
+REPLY_PRIMING = 5  # `<|im_start|>assistant\n` (3), Llama 3's `<|begin_of_text|>` and header (5)
+MARGIN_TOKENS = 16  # left unused in every request
+APPROXIMATE_MARGIN = 0.05  # and this share of the prompt when the tokenizer is a stand-in
 ANSWER_ROOM = 512  # at least this much of a context window is kept for the answer
 # (model name prefix, context window, output limit); the first prefix that matches wins.
 MODEL_LIMITS: tuple[tuple[str, int, int], ...] = (
@@ -48,6 +65,10 @@ MODEL_LIMITS: tuple[tuple[str, int, int], ...] = (
 )
 DEFAULT_LIMITS = (8_192, 1_024)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_WINDOW = re.compile(r"maximum context length is (\d+)")
+_PROMPT = re.compile(
+    r"(\d+) in the messages|(\d+) input tokens|messages resulted in (\d+) tokens|request has (\d+) input"
+)
 
 
 def model_limits(settings: LLMSettings) -> tuple[int, int]:
@@ -84,6 +105,8 @@ class LLMClient:
         self.sleep = sleep
         self.mode: Mode = "json_schema"
         self.context_window, self.output_limit = model_limits(settings)
+        self.count_extra = 0  # added to our count once a server has counted more than we do
+        self.overflow_note = ""  # set when a server refused a request as too long
         key = settings.api_key.get_secret_value() if settings.api_key else "none"
         common: dict[str, Any] = {
             "api_key": key,
@@ -98,13 +121,30 @@ class LLMClient:
         else:
             self._api = openai.OpenAI(base_url=settings.base_url, **common)
 
-    def prompt_tokens(self, texts: Sequence[str]) -> int:
-        """What these messages cost in prompt tokens (with a little per-message overhead)."""
-        return sum(self.counter.count(t) + MESSAGE_OVERHEAD for t in texts)
+    def prompt_tokens(self, texts: Sequence[str], schema: type[BaseModel] | None = None) -> int:
+        """What a chat request with these message contents costs in prompt tokens, as the server
+        counts it: contents, per-message wrapping, reply priming and (asked for `schema`) the schema
+        in the form the current structured-output mode sends it."""
+        contents = list(texts)
+        extra = 0
+        if schema is not None and self.mode == "json_schema":
+            extra = self.counter.count(json.dumps(schema.model_json_schema()))
+        elif schema is not None and self.mode == "text":
+            contents.append(_schema_hint(schema))
+        counted = sum(self.counter.count(t) + MESSAGE_OVERHEAD for t in contents) + REPLY_PRIMING + extra
+        return counted + self.count_extra
+
+    def margin(self, prompt_tokens: int) -> int:
+        """Tokens kept free in every request: a fixed few, more when our tokenizer only approximates."""
+        return MARGIN_TOKENS + (0 if self.counter.exact else math.ceil(prompt_tokens * APPROXIMATE_MARGIN))
 
     def prompt_room(self) -> int:
-        """Prompt tokens that leave room for an answer in the context window."""
+        """Prompt tokens (margin included) that leave room for an answer in the context window."""
         return self.context_window - min(self.output_limit, max(ANSWER_ROOM, self.context_window // 4))
+
+    def fits(self, texts: Sequence[str], schema: type[BaseModel] | None = None) -> bool:
+        tokens = self.prompt_tokens(texts, schema)
+        return tokens + self.margin(tokens) <= self.prompt_room()
 
     @property
     def where(self) -> str:
@@ -155,11 +195,10 @@ class LLMClient:
         while True:
             messages = convo
             if self.mode == "text":
-                shape = json.dumps(schema.model_json_schema())
-                hint = f"Reply with one JSON object valid against this JSON schema:\n{shape}"
-                messages = [*convo, {"role": "system", "content": hint}]
-            prompt_tokens = self.prompt_tokens([m["content"] for m in messages])
-            if prompt_tokens + min(256, self.output_limit) > self.context_window:
+                messages = [*convo, {"role": "system", "content": _schema_hint(schema)}]
+            prompt_tokens = self.prompt_tokens([m["content"] for m in convo], schema)
+            margin = self.margin(prompt_tokens)
+            if prompt_tokens + margin + min(256, self.output_limit) > self.context_window:
                 raise LLMContextError(
                     f"the prompt needs about {prompt_tokens} tokens; {self.settings.model} takes "
                     f"{self.context_window}. Lower EVIDENCE_BUDGET_TOKENS or set LLM_CONTEXT_WINDOW."
@@ -167,7 +206,7 @@ class LLMClient:
             if why := budget.exhausted():
                 raise LLMBudgetExceeded(why)
             max_tokens = min(
-                self.output_limit, self.context_window - prompt_tokens, budget.remaining_tokens()
+                self.output_limit, self.context_window - prompt_tokens - margin, budget.remaining_tokens()
             )
             if max_tokens < 64:
                 raise LLMBudgetExceeded(f"{budget.remaining_tokens()} tokens left of the budget")
@@ -186,6 +225,8 @@ class LLMClient:
             try:
                 response = self._call(kwargs, budget, totals)
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+                if _overflows(exc):
+                    raise self._overflow(exc, prompt_tokens, max_tokens) from exc
                 if self.mode != "text" and _rejects_format(exc):
                     self.mode = MODES[MODES.index(self.mode) + 1]
                     continue
@@ -203,6 +244,25 @@ class LLMClient:
             totals[1] += c_tok
             totals[2] += cost
             return content, (choice.finish_reason or "") if choice else ""
+
+    def _overflow(self, exc: openai.APIStatusError, counted: int, max_tokens: int) -> LLMContextOverflow:
+        """The server's figures for a request it found too long, learnt for the next count."""
+        text = str(exc)
+        window = int(w.group(1)) if (w := _WINDOW.search(text)) else None
+        p = _PROMPT.search(text)
+        theirs = int(next(g for g in p.groups() if g)) if p else None
+        if window is not None and window < self.context_window:
+            self.context_window = window
+        if theirs is not None and theirs > counted:
+            self.count_extra += theirs - counted  # what its template or tokenizer adds; we only cut after
+        elif theirs is None and window is None:
+            self.count_extra += counted // 10  # no figures: assume we undercount by a tenth
+        self.overflow_note = (
+            f"the server refused the prompt as longer than its context window "
+            f"({window or '?'} tokens; it counted {theirs or '?'} prompt tokens, we counted {counted}, "
+            f"and asked for {max_tokens} more)"
+        )
+        return LLMContextOverflow(f"{self.settings.model}: {_short(exc)}", window, theirs)
 
     def _call(self, kwargs: dict[str, Any], budget: Budget, totals: list[Any]) -> Any:
         """The request with our retries: 429, 5xx, timeouts and dropped connections."""
@@ -258,6 +318,16 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def _schema_hint(schema: type[BaseModel]) -> str:
+    shape = json.dumps(schema.model_json_schema())
+    return f"Reply with one JSON object valid against this JSON schema:\n{shape}"
+
+
+def _overflows(exc: openai.APIStatusError) -> bool:
+    text = str(exc).lower()
+    return "context length" in text or "context_length_exceeded" in text or "maximum context" in text
 
 
 def _rejects_format(exc: openai.APIStatusError) -> bool:

@@ -307,7 +307,7 @@ def _llm_prose(
     key = [e for e in pm.timeline if e.shown]
     recent = [e for e in pm.timeline if not e.shown][-PROMPT_MESSAGES:]
     system = prompts.render("postmortem/system")
-    user = prompts.render(
+    user = prompts.render_fenced(
         "postmortem/user",
         incident=pm.incident_id,
         symptom=got.symptom,

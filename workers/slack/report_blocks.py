@@ -175,6 +175,10 @@ def _provenance(ctx: IncidentContext, report: TriageReport) -> str:
             f"{u.prompt_tokens + u.completion_tokens} tokens · prompts {prompts} · grounding: "
             f"{g.dropped_hypotheses} dropped, {g.downgraded} downgraded, {g.dropped_refs} citations removed"
         )
+        if g.dropped_advice:
+            head += f", {g.dropped_advice} unsupported advice removed"
+    if g.suspicious:
+        head += f" · suspicious evidence (not cited): {', '.join(f'`{i}`' for i in sorted(g.suspicious))}"
     if report.shadowed:
         head += f" · {report.shadowed} action(s) at observe, kept in the shadow ledger"
     return (

@@ -10,6 +10,7 @@ incident (not new, not surging) are no candidates; they are reported as discount
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -49,7 +50,8 @@ def onset(e: EvidenceEntry, window_start: datetime) -> datetime | None:
     return e.first_seen
 
 
-def find_causes(ctx: IncidentContext, vocabulary: Vocabulary) -> Findings:
+def find_causes(ctx: IncidentContext, vocabulary: Vocabulary, skip: Collection[str] = ()) -> Findings:
+    """The mechanisms and changes among the evidence's templates (those in `skip` left out)."""
     if ctx.evidence is None:
         return Findings([], [], [], 0)
     start = ctx.request.window.start
@@ -58,6 +60,8 @@ def find_causes(ctx: IncidentContext, vocabulary: Vocabulary) -> Findings:
     discounted: list[tuple[Term, EvidenceEntry]] = []
     others: list[EvidenceEntry] = []
     for e in ctx.evidence.entries:
+        if e.template_id in skip:
+            continue
         line = e.exemplar or e.template
         term = next((t for t in vocabulary.mechanisms if t.matches(line) and e.count >= t.min_count), None)
         if e.kind not in ("new", "surging"):

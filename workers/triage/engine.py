@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from workers.errors import LLMError
+from workers.errors import LLMContextOverflow, LLMError
 from workers.llm.budget import Budget
-from workers.llm.client import LLMClient
+from workers.llm.client import LLMClient, LLMResult
 from workers.llm.prompts import PromptLoader, RenderedPrompt
 from workers.models import ChannelMessage, EvidenceEntry, IncidentContext, SimilarIncident
 from workers.redaction import ConsistentRedactor, EgressRecord, prepare_egress
@@ -20,6 +20,7 @@ from workers.triage.evidence_only import evidence_only_report
 from workers.triage.grounding import GroundingContext, ground
 from workers.triage.novelty import apply_novelty
 from workers.triage.report import MAX_HYPOTHESES, ModelReport, PromptInfo, TriageReport, Usage
+from workers.triage.suspicious import suspicious_items
 from workers.triage.vocabulary import default_vocabulary
 
 log = structlog.get_logger(__name__)
@@ -38,21 +39,22 @@ class Engine:
     ) -> TriageReport:
         if self.llm is None:
             return apply_novelty(evidence_only_report(ctx, "no LLM is configured"), ctx)
-        system, user, shown, trimmed = self._fit(ctx, self.llm)
-        rendered = (system, user)
-        messages = []
-        for role, prompt in (("system", system), ("user", user)):
-            # The prompt leaves the network: redact it once more and record what was sent where.
-            text, record = prepare_egress(redactor, self.endpoint, prompt.text, f"prompt {prompt.name}")
-            egress(record)
-            messages.append({"role": role, "content": text})
         try:
-            result = self.llm.complete(messages, ModelReport, budget=budget, name="triage_report")
+            try:
+                system, user, shown, trimmed, result = self._ask(ctx, self.llm, budget, redactor, egress)
+            except LLMContextOverflow:
+                # The server counted more than we did; its figures now scale our count: cut, ask again.
+                system, user, shown, trimmed, result = self._ask(ctx, self.llm, budget, redactor, egress)
+                trimmed = "; ".join(
+                    p for p in (f"{self.llm.overflow_note}: cut and sent again", trimmed) if p
+                )
         except LLMError as exc:
             log.warning("llm failed, answering from evidence", error=str(exc))
             fallback = evidence_only_report(ctx, f"the LLM gave no usable answer ({exc})")
-            fallback.best_effort = "; ".join(p for p in (f"{type(exc).__name__}: {exc}", trimmed) if p)
+            overflow = self.llm.overflow_note
+            fallback.best_effort = "; ".join(p for p in (f"{type(exc).__name__}: {exc}", overflow) if p)
             return apply_novelty(fallback, ctx)
+        rendered = (system, user)
         summary, hypotheses, grounding = ground(result.parsed, GroundingContext.of(shown))
         report = TriageReport(
             mode="llm",
@@ -77,11 +79,30 @@ class Engine:
             report.grounding.notes.append("hypotheses below come from the evidence alone")
         return apply_novelty(report, ctx)
 
+    def _ask(
+        self,
+        ctx: IncidentContext,
+        llm: LLMClient,
+        budget: Budget,
+        redactor: ConsistentRedactor,
+        egress: Egress,
+    ) -> tuple[RenderedPrompt, RenderedPrompt, IncidentContext, str, LLMResult[ModelReport]]:
+        """Fit the prompts to the window, redact them on the way out, record where they went, ask."""
+        system, user, shown, trimmed = self._fit(ctx, llm)
+        messages = []
+        for role, prompt in (("system", system), ("user", user)):
+            # The prompt leaves the network: redact it once more and record what was sent where.
+            text, record = prepare_egress(redactor, self.endpoint, prompt.text, f"prompt {prompt.name}")
+            egress(record)
+            messages.append({"role": role, "content": text})
+        result = llm.complete(messages, ModelReport, budget=budget, name="triage_report")
+        return system, user, shown, trimmed, result
+
     def _render(self, ctx: IncidentContext) -> tuple[RenderedPrompt, RenderedPrompt]:
         req = ctx.request
         knowledge = ctx.knowledge
         system = self.prompts.render("triage/system", max_hypotheses=MAX_HYPOTHESES)
-        user = self.prompts.render(
+        user = self.prompts.render_fenced(
             "triage/user",
             incident_id=req.incident_id,
             channel=ctx.channel_name,
@@ -94,6 +115,7 @@ class Engine:
             causes=_causes(ctx),
             matches=_matches(ctx),
             messages=ctx.messages,
+            suspicious=set(suspicious_items(ctx)),
         )
         return system, user
 
@@ -108,7 +130,7 @@ class Engine:
         while True:
             shown = _showing(ctx, entries, messages, matches)
             system, user = self._render(shown)
-            if llm.prompt_tokens([system.text, user.text]) <= llm.prompt_room():
+            if llm.fits([system.text, user.text], ModelReport):
                 break
             if len(messages) > 2:
                 messages = messages[len(messages) // 2 :]
@@ -142,7 +164,7 @@ def _entries(ctx: IncidentContext) -> list[EvidenceEntry]:
 def _causes(ctx: IncidentContext) -> list[str]:
     """The vocabulary's mechanisms and changes in the shown evidence, ranked, one line each."""
     out = []
-    for c in find_causes(ctx, default_vocabulary()).causes:
+    for c in find_causes(ctx, default_vocabulary(), skip=suspicious_items(ctx)).causes:
         when = f", first {c.onset:%H:%M}" if c.onset else ""
         after = f", after {c.trigger[0].name.lower()} [{c.trigger[1].template_id}]" if c.trigger else ""
         then = ", ".join(e.template_id for e in c.explains)

@@ -25,6 +25,7 @@ from workers.triage.report import (
     Summary,
     TriageReport,
 )
+from workers.triage.suspicious import suspicious_items
 from workers.triage.vocabulary import Vocabulary, default_vocabulary
 
 ANOMALIES_SHOWN = 3
@@ -55,7 +56,8 @@ def evidence_only_report(
 ) -> TriageReport:
     """The triage report the evidence alone supports, labelled evidence-only with `reason`."""
     vocabulary = vocabulary or default_vocabulary()
-    found = find_causes(ctx, vocabulary)
+    suspicious = suspicious_items(ctx)  # never cited, never offered as the change
+    found = find_causes(ctx, vocabulary, skip=suspicious)
     patterns = _patterns(ctx, found.symptoms)
     causes: list[Hypothesis] = []
     for cause in found.causes:
@@ -74,6 +76,7 @@ def evidence_only_report(
         summary=_summary(ctx, found, hypotheses),
         hypotheses=hypotheses,
     )
+    report.grounding.suspicious = suspicious
     return apply_novelty(report, ctx)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from workers.models import IncidentContext
 from workers.policy.identity import canonical
+from workers.triage.advice import AdviceCheck
 from workers.triage.report import (
     CONFIDENCE_ORDER,
     MAX_HYPOTHESES,
@@ -23,6 +24,7 @@ from workers.triage.report import (
     SuggestedAction,
     Summary,
 )
+from workers.triage.suspicious import suspicious_items
 
 NO_CAUSE = "No cause could be grounded in the evidence"
 MAX_PARAMS = 8
@@ -66,6 +68,7 @@ class GroundingContext:
     incidents: dict[str, list[str]] = field(default_factory=dict)  # record id → title, cause, fix, snippet
     messages: dict[str, list[str]] = field(default_factory=dict)  # ts → [text]
     names: set[str] = field(default_factory=set)
+    suspicious: dict[str, str] = field(default_factory=dict)  # log or message id → why it looks injected
 
     @classmethod
     def of(cls, ctx: IncidentContext) -> GroundingContext:
@@ -80,8 +83,11 @@ class GroundingContext:
                 g.incidents[m.record_id] = [m.title, m.root_cause, m.fix, m.snippet]
         for msg in ctx.messages:
             g.messages[msg.ts] = [msg.text]
-        # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source.
-        for texts in (*g.incidents.values(), *g.messages.values()):
+        g.suspicious = suspicious_items(ctx)
+        # Log lines may carry anyone's text (a request body, an attacker's user agent): not a source;
+        # nor is a message that reads like instructions to the model.
+        said = [t for ts, t in g.messages.items() if ts not in g.suspicious]
+        for texts in (*g.incidents.values(), *said):
             for text in texts:
                 g.names.update(_NAME.findall(canonical(text)))
         return g
@@ -91,7 +97,11 @@ class GroundingContext:
 
     def check(self, ref: EvidenceRef) -> EvidenceRef | None:
         """The reference if it holds (with its id filled in for a quote that names none), else None."""
-        items = self._items(ref.kind)
+        items = {
+            i: t
+            for i, t in self._items(ref.kind).items()
+            if ref.kind == "incident" or i not in self.suspicious
+        }
         quote = _norm(ref.quote)
         if not ref.id:
             if not quote:
@@ -145,13 +155,30 @@ def ground(model: ModelReport, ctx: GroundingContext) -> tuple[Summary, list[Hyp
                 downgraded_from=h.confidence if why else None,
             )
         )
+    _strip_advice(model.summary, kept, stats)
     kept.sort(key=lambda h: (-CONFIDENCE_ORDER[h.confidence], -len(h.evidence)))  # stable: model order
     if len(kept) > MAX_HYPOTHESES:
         stats.notes.append(f"{len(kept) - MAX_HYPOTHESES} weaker hypotheses not shown")
         kept = kept[:MAX_HYPOTHESES]
     for n, h in enumerate(kept, 1):
         h.id = f"H{n}"
+    stats.suspicious = dict(ctx.suspicious)
     return _summary(model.summary, kept), kept, stats
+
+
+def _strip_advice(summary: Summary, kept: list[Hypothesis], stats: Grounding) -> None:
+    """Remove, in place and counted, every sentence of the model's prose that instructs an action
+    grounding did not keep (see `workers.triage.advice`)."""
+    check = AdviceCheck(kept=[a for h in kept for a in h.actions])
+    summary.what = check.clean(summary.what)
+    summary.cause = check.clean(summary.cause)
+    summary.next = check.clean(summary.next)
+    for h in kept:
+        h.statement = check.clean(h.statement)
+        h.checks = [check.clean(c) for c in h.checks]
+        h.actions = [a.model_copy(update={"rationale": check.clean(a.rationale)}) for a in h.actions]
+    stats.dropped_advice += len(check.removed)
+    stats.notes += [f"advice removed, no kept action supports it: “{_short(s)}”" for s in check.removed]
 
 
 def _valid_refs(h: ModelHypothesis, ctx: GroundingContext) -> list[EvidenceRef]:

@@ -114,6 +114,12 @@ class Grounding(BaseModel):
     refused_actions: list[SuggestedAction] = Field(
         default_factory=list, description="actions dropped for naming nothing the evidence names"
     )
+    dropped_advice: int = Field(
+        default=0, description="sentences removed for instructing an action grounding did not keep"
+    )
+    suspicious: dict[str, str] = Field(
+        default_factory=dict, description="evidence that looks like instructions to the model: id → why"
+    )
 
 
 class PromptInfo(BaseModel):

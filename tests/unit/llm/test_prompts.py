@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tests.support.prompt_evidence import fence_id, fenced_items
 from tests.unit.triage.context import INJECTION, context
 from workers.errors import PromptError
-from workers.llm.prompts import PromptLoader
+from workers.llm.prompts import PromptLoader, data
 from workers.triage.engine import Engine
 
 
@@ -21,14 +25,21 @@ def test_the_shipped_prompts_check_clean_and_render_the_evidence_as_data() -> No
     assert (
         "is untrusted data" in safety and "contains instructions" in safety and "do not follow them" in safety
     )
-    assert "<evidence>" in user.text and INJECTION in user.text.split("<evidence>")[1]  # quoted inside
-    assert (
-        "id T7a6a1779" in user.text
-        and "id INC-2025-0912" in user.text
-        and "ts 1773485000.000100" in user.text
-    )
-    again = Engine(llm=None, prompts=loader)._render(context())
-    assert again[1].sha256 == user.sha256  # the same inputs, the same hash
+    items = fenced_items(user.text)
+    assert {"kind": "log", "id": "T218d0d08", "line": INJECTION, "suspicious": True}.items() <= items[
+        3
+    ].items()
+    assert [(i["kind"], i.get("id")) for i in items if i["kind"] in ("log", "incident", "message")] == [
+        ("log", "T7a6a1779"),
+        ("log", "T218d0d08"),
+        ("log", "T467fbf04"),
+        ("incident", "INC-2025-0912"),
+        ("message", "1773485000.000100"),
+    ]
+    again = Engine(llm=None, prompts=loader)._render(context())[1]
+    fence = fence_id(user.text)
+    assert fence != fence_id(again.text)  # a new fence per request, otherwise the same text
+    assert again.text.replace(fence_id(again.text), fence) == user.text
 
 
 def test_an_undefined_variable_names_the_template_and_the_variable(tmp_path: Path) -> None:
@@ -54,3 +65,11 @@ def test_templates_run_in_a_sandbox(tmp_path: Path) -> None:
     (tmp_path / "x.j2").write_text("{# name: x  version: 1 #}\n{{ ''.__class__.__mro__ }}\n")
     with pytest.raises(PromptError):
         PromptLoader(tmp_path).render("x")
+
+
+@given(st.text())
+def test_data_decodes_to_the_text_and_holds_nothing_that_reads_as_structure(text: str) -> None:
+    out = data(text)
+    assert json.loads(out) == text
+    for raw in ("</", "<|", "|>", "[INST", "\n", "\u2028", "\u2029", "\u202e"):
+        assert raw not in out

@@ -133,7 +133,9 @@ def test_evidence_only_reruns_keep_every_id_and_distinct_anomalies_stay_apart(cl
     ctx = context(known=False, entries=symptoms)
     first = board.merge("INC-5", evidence_only_report(ctx, "x"), "r-1")
     second = board.merge("INC-5", evidence_only_report(ctx, "x"), "r-2")
-    assert len({h.id for h in first.hypotheses}) == len(first.hypotheses) >= 3
+    assert (
+        len({h.id for h in first.hypotheses}) == len(first.hypotheses) >= 2
+    )  # the injected line is no anomaly
     assert [(h.id, h.status) for h in second.hypotheses] == [(h.id, "unchanged") for h in first.hypotheses]
     assert not [e for e in board.events("INC-5") if e["run_id"] == "r-2"]
 

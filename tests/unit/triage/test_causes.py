@@ -133,7 +133,7 @@ def test_the_model_is_shown_the_mechanisms_the_logs_show_in_causal_order() -> No
 
     system, user = Engine(llm=None, prompts=PromptLoader(None))._render(context())
     assert (
-        "- Connection pool exhausted (mechanism) [T7a6a1779], first 10:49, after deploy of a new version "
-        "[T467fbf04]; followed by T218d0d08"
-    ) in user.text
+        '{"kind": "cause", "text": "Connection pool exhausted (mechanism) [T7a6a1779], first 10:49, after '
+        'deploy of a new version [T467fbf04]"}'
+    ) in user.text  # the injected line T218d0d08 is no anomaly the cause explains
     assert "Name the cause, not the symptom" in system.text

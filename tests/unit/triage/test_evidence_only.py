@@ -21,15 +21,18 @@ def test_a_known_pattern_leads_with_its_root_cause_and_the_log_lines_behind_it()
     assert top.statement.startswith(
         "Connection pool exhausted (as in INC-2025-0912), after a deploy of a new version at 10:49"
     )
-    assert top.confidence == "medium"  # never high without a model and a human
+    # Low: the only later anomaly is the injected line, which may neither cite nor corroborate.
+    assert top.confidence == "low"
     assert [(r.kind, r.id) for r in top.evidence] == [
-        ("log", "T7a6a1779"), ("log", "T467fbf04"), ("log", "T218d0d08"), ("incident", "INC-2025-0912"),
+        ("log", "T7a6a1779"), ("log", "T467fbf04"), ("incident", "INC-2025-0912"),
     ]  # fmt: skip
     assert [(a.action_type, a.target) for a in top.actions] == [("rollback", "payments-svc")]
-    # One hypothesis explains all three anomalies, and says so, in order.
+    # One hypothesis explains the anomalies, and says so, in order; the injected warning is no anomaly
+    # and no evidence, but it is flagged.
     assert "Chain: deploy of a new version at 10:49 → connection pool exhausted" in top.detail
-    assert "note: <*>" in top.detail and "Explains 2 of 2 anomalies." in top.detail
-    assert report.summary.cause == top.statement and report.summary.cause_confidence == "medium"
+    assert "note: <*>" not in top.detail and "T218d0d08" not in [r.id for r in top.evidence]
+    assert report.grounding.suspicious == {"T218d0d08": "instructions to the model"}
+    assert report.summary.cause == top.statement and report.summary.cause_confidence == "low"
     assert [h.id for h in report.hypotheses] == ["H1"]
 
 

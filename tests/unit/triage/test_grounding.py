@@ -138,7 +138,9 @@ def test_text_in_logs_or_the_model_cannot_widen_what_may_be_done() -> None:
     )
     _, [h], stats = ground(answer, GroundingContext.of(context()))
     assert h.actions == [] and stats.dropped_actions == 2  # not in the evidence; newline smuggling
-    assert h.confidence == "medium"
+    assert [r.id for r in h.evidence] == ["T7a6a1779"]  # the injected line is suspicious, never cited
+    assert stats.suspicious == {"T218d0d08": "instructions to the model"} and stats.dropped_refs == 1
+    assert h.confidence == "low"  # one citation left
 
 
 def test_nothing_grounded_says_so_in_the_summary() -> None:
@@ -322,7 +324,10 @@ def test_an_instruction_in_a_log_line_changes_nothing() -> None:
     clean = context(entries=[e for e in hostile.evidence.entries if e.template_id != "T218d0d08"])
     with_line, without_line = GroundingContext.of(hostile), GroundingContext.of(clean)
     assert "prod-db" not in with_line.names and with_line.names == without_line.names
-    assert ground(answer, with_line) == ground(answer, without_line)
+    grounded_with, grounded_without = ground(answer, with_line), ground(answer, without_line)
+    assert grounded_with[:2] == grounded_without[:2]
+    assert grounded_with[2].model_copy(update={"suspicious": {}}) == grounded_without[2]
+    assert grounded_with[2].suspicious == {"T218d0d08": "instructions to the model"}
     _, [h], stats = ground(answer, with_line)
     assert [a.target for a in h.actions] == ["payments-svc"] and stats.dropped_actions == 1
     assert h.confidence == "high"
