@@ -432,9 +432,13 @@ def redact_line(line: LogLine, redactor: Redactor) -> LogLine:
     """A raw log line with its text and labels redacted: the one way lines enter the evidence
     pipeline, so no template, count, quote or hypothesis is ever derived from a secret."""
     text = redactor.redact(line.text)
+    detail = redactor.redact(line.detail) if line.detail else ""  # a record's error and stack fields
+    if not line.labels and text == line.text and detail == line.detail:
+        return line
     if not line.labels:
-        return line if text == line.text else replace(line, text=text)
-    return replace(line, text=text, labels={k: redactor.redact(v) for k, v in line.labels.items()})
+        return replace(line, text=text, detail=detail)
+    labels = {k: redactor.redact(v) for k, v in line.labels.items()}
+    return replace(line, text=text, labels=labels, detail=detail)
 
 
 @dataclass(frozen=True)
