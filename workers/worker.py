@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import redis
 import structlog
@@ -90,6 +91,14 @@ class CopilotWorker(Worker):
     maintenance pass, and a knowledge index and policy refreshed before each fork so every work
     horse starts with them current (a rejected policy edit is logged once, here)."""
 
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """Registered first (so the worker holds its Redis connection from the start), then warmed up:
+        what every job needs is loaded here, once, before the first fork."""
+        super().bootstrap(*args, **kwargs)
+        rt = runtime.current()
+        preloaded_s = warmup.preload(rt.engine, rt.evidence.sources.sources if rt.evidence else [])
+        log.info("worker warm", worker=self.name, preloaded_s=round(preloaded_s, 3))
+
     def fork_work_horse(self, job: Job, queue: Queue) -> None:
         rt = runtime.current()
         _ = rt.ladder.policy
@@ -111,7 +120,6 @@ class CopilotWorker(Worker):
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
     rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
-    preloaded_s = warmup.preload(rt.engine, rt.evidence.sources.sources if rt.evidence else [])
     conn = rt.redis.client
     try:
         worker = CopilotWorker(
@@ -120,10 +128,7 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
             serializer=JSONSerializer,
             maintenance_interval=MAINTENANCE_INTERVAL_S,
         )
-        log.info(
-            "worker starting", queues=list(names), worker=worker.name, pid=os.getpid(),
-            preloaded_s=round(preloaded_s, 3),
-        )  # fmt: skip
+        log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
         return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))
     finally:
         rt.close()

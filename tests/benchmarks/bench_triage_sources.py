@@ -331,7 +331,7 @@ def main() -> int:
             for tag, local in stacks.items():
                 totals[tag].append(triage(local, n, tag))
         assembled = {tag: worker_figures(s, "job finished", "assemble_s") for tag, s in stacks.items()}
-        warmed = {t: worker_figures(s, "worker starting", "preloaded_s") for t, s in stacks.items()}
+        warmed = {t: worker_figures(s, "worker warm", "preloaded_s") for t, s in stacks.items()}
         served = {name: server.requests for name, server in http.items()}
     print(f"/triage → posted answer, {args.runs} runs each, alternating, instant LLM; one worker per stack")
     print(report("no sources", totals["none"]))

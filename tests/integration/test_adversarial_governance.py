@@ -47,6 +47,7 @@ from tests.integration.test_adversarial import (
 )
 from tests.support.fake_llm import FakeLLM
 from tests.support.kube_apiserver import KubeAPIServer
+from tests.support.prompt_evidence import items_of
 from workers.slack import ids
 
 POLICY = """version: 1
@@ -136,12 +137,9 @@ SPECS: dict[str, list[list[dict[str, Any]]]] = {
         ],
     ],
 }
-_MESSAGE = re.compile(r"^- ts (\S+) · [^:]+: (.*)$", re.M)
-
-
 def llm_answer(body: dict[str, Any]) -> str:
     prompt = "\n".join(m["content"] for m in body["messages"])
-    ts, text = next((ts, text) for ts, text in _MESSAGE.findall(prompt) if "pool" in text)
+    ts, text = next((m["id"], m["text"]) for m in items_of(body, "message") if "pool" in m["text"])
     found = re.search(r"case=(\w+)", prompt)
     spec = SPECS[found.group(1)] if found else []
     hypotheses = [
