@@ -122,18 +122,29 @@ class LocalStack:
         return proc
 
     def wait_ready(self, timeout: float = 20.0) -> None:
+        """Until the bot answers /readyz and every worker has registered and warmed up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.bot is not None and self.bot.poll() is not None:
                 raise RuntimeError(f"the bot exited with {self.bot.returncode}:\n{self.log('bot')}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as resp:
-                    if resp.status == 200:
+                    if resp.status == 200 and self._workers_warm():
                         return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"the bot was not ready within {timeout:.0f} s:\n{self.log('bot')}")
+        raise TimeoutError(f"the bot or a worker was not ready within {timeout:.0f} s:\n{self.log('bot')}")
+
+    def _workers_warm(self) -> bool:
+        for number, worker in enumerate(self.workers):
+            name = f"worker-{number}"
+            if worker.poll() is not None:
+                raise RuntimeError(f"{name} exited with {worker.returncode}:\n{self.log(name)}")
+            path = self.workdir / f"{name}.log"
+            if not path.exists() or b"worker warm" not in path.read_bytes():
+                return False
+        return True
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
