@@ -19,6 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+import redis
+from rq import Worker
+
 from bot.standin.driver import SlackDriver
 from bot.standin.server import SlackStandIn
 from workers.redisconn import EmbeddedRedis
@@ -114,6 +117,7 @@ class LocalStack:
         for _ in range(self._workers_wanted):
             self.start_worker()
         self.wait_ready()
+        self.wait_workers()
         return self
 
     def start_worker(self) -> subprocess.Popen[bytes]:
@@ -122,29 +126,34 @@ class LocalStack:
         return proc
 
     def wait_ready(self, timeout: float = 20.0) -> None:
-        """Until the bot answers /readyz and every worker has registered and warmed up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.bot is not None and self.bot.poll() is not None:
                 raise RuntimeError(f"the bot exited with {self.bot.returncode}:\n{self.log('bot')}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as resp:
-                    if resp.status == 200 and self._workers_warm():
+                    if resp.status == 200:
                         return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
-        raise TimeoutError(f"the bot or a worker was not ready within {timeout:.0f} s:\n{self.log('bot')}")
+        raise TimeoutError(f"the bot was not ready within {timeout:.0f} s:\n{self.log('bot')}")
 
-    def _workers_warm(self) -> bool:
-        for number, worker in enumerate(self.workers):
-            name = f"worker-{number}"
-            if worker.poll() is not None:
-                raise RuntimeError(f"{name} exited with {worker.returncode}:\n{self.log(name)}")
-            path = self.workdir / f"{name}.log"
-            if not path.exists() or b"worker warm" not in path.read_bytes():
-                return False
-        return True
+    def wait_workers(self, timeout: float = 30.0) -> None:
+        """Until every worker waits for jobs: registered with Redis and warmed up (RQ marks a worker
+        idle only once its start-up, the warm-up included, is done)."""
+        deadline = time.monotonic() + timeout
+        with contextlib.closing(redis.Redis.from_url(self.redis_url)) as conn:
+            while time.monotonic() < deadline:
+                for number, worker in enumerate(self.workers):
+                    if worker.poll() is not None:
+                        name = f"worker-{number}"
+                        raise RuntimeError(f"{name} exited with {worker.returncode}:\n{self.log(name)}")
+                states = [w.get_state() for w in Worker.all(connection=conn)]
+                if sum(state in ("idle", "busy") for state in states) >= len(self.workers):
+                    return
+                time.sleep(0.05)
+        raise TimeoutError(f"the workers were not ready within {timeout:.0f} s:\n{self.log('worker-0')}")
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
