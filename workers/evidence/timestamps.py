@@ -216,6 +216,11 @@ class Dater:
         self._previous = moment
         return moment
 
+    def record(self, moment: datetime) -> None:
+        """A structured record's own time: counted as dated, and the time its continuations take."""
+        self.counts["record"] = self.counts.get("record", 0) + 1
+        self._previous = moment
+
     def _compute(self, found: re.Match[str]) -> datetime | None:
         """The match's moment: the part to the second from a cache of its own, the fraction added."""
         cut, resume = found.span("f")

@@ -70,11 +70,9 @@ class LineReader:
     @classmethod
     def for_sample(cls, path: str, sample: list[str], reference: datetime) -> LineReader:
         mode = _mode(sample)
-        texts = sample
-        if mode == "cri":
-            texts = [found[0] for line in sample if (found := records.cri(line))]
+        if mode == "cri":  # the runtime writes RFC 3339 times
             return cls(path, mode, Dater(Detected(FORMAT_BY_NAME["iso8601"], 0, 1.0), reference))
-        return cls(path, mode, Dater(detect(texts, reference), reference))
+        return cls(path, mode, Dater(detect(sample, reference), reference))
 
     def line(self, text: str) -> LogLine | None:
         """The line as a `LogLine` (None for the first part of a CRI partial line, kept for the next)."""
@@ -99,8 +97,7 @@ class LineReader:
         if record is None:
             return LogLine(text, moment or self.dater.date(text), self.path)
         if record.ts is not None:
-            self.dater.counts["record"] = self.dater.counts.get("record", 0) + 1
-            self.dater._previous = record.ts
+            self.dater.record(record.ts)
         ts = record.ts or moment or self.dater.date(record.message)
         return LogLine(record.message, ts, self.path, record.labels, record.level, record.detail)
 
