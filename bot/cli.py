@@ -136,6 +136,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start an embedded Redis, a local Slack stand-in, the bot (HTTP) and one worker; replay "
         "a bundled incident conversation and /triage; print the channel as a person would see it; shut down.",
     )
+    playground = sub.add_parser(
+        "playground",
+        help="try the bot in a local web page that plays Slack, no workspace needed",
+        description="Start an embedded Redis, a local Slack stand-in, the bot (HTTP) and a worker with a "
+        "sample policy whose executor only records what it would do, and serve a page that plays a Slack "
+        "channel for each bundled incident: type /triage, click the buttons, open the postmortem. "
+        "Answers come from the LLM when OPENAI_API_KEY / OPENAI_BASE_URL are set, else evidence-only.",
+    )
+    playground.add_argument("--port", type=int, default=8088, help="the page's port (default: 8088)")
+    playground.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1)")
+    playground.add_argument("--open", action="store_true", help="open the page in your web browser")
     return parser
 
 
@@ -278,6 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "backtest":
             return kb_cli.run_backtest(settings, args.logs, as_json=args.json)
+        if args.command == "playground":
+            from bot.playground.run import run_playground
+
+            return run_playground(settings.llm, args.host, args.port, open_browser=args.open)
         from bot.demo.run import run_demo
 
         return int(run_demo())

@@ -223,6 +223,9 @@ class ExecutorSettings(BaseSettings):
     )
     kubernetes_token: SecretStr | None = Field(default=None, description="bearer token for that API server")
     kubernetes_namespace: str = Field(default="default", description="namespace when an action names none")
+    record_file: Path | None = Field(
+        default=None, description="record approved actions to this JSON-lines file instead of running them"
+    )
 
     @field_validator("webhook_secret")
     @classmethod

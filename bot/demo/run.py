@@ -10,8 +10,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,7 +37,7 @@ def load_scenario() -> dict[str, Any]:
     return dict(json.loads(resources.files("bot.demo").joinpath("incident/scenario.json").read_text()))
 
 
-def _fill(text: str, now: datetime) -> str:
+def fill_times(text: str, now: datetime) -> str:
     """Replace `{t-N}` with the wall-clock time N minutes ago, so the replay happens 'now'."""
     out = text
     while "{t-" in out:
@@ -46,13 +48,12 @@ def _fill(text: str, now: datetime) -> str:
     return out
 
 
-def stage_logs(workdir: Path, now: datetime) -> Path:
-    """Copy the bundled logs with their timestamps moved so the incident is happening now, and
-    write the sources file that points the worker at them; return that file."""
+def shift_logs(source: Traversable, logs: Path, now: datetime) -> None:
+    """Copy an incident's bundled `*.log.gz` into `logs` with their timestamps moved so the incident
+    is happening now."""
     shift = now - LOGS_RECORDED_AT
-    logs = workdir / "logs"
-    logs.mkdir()
-    for item in resources.files("bot.demo").joinpath("incident/logs").iterdir():
+    logs.mkdir(parents=True)
+    for item in source.iterdir():
         if not item.name.endswith(".log.gz"):
             continue
         with gzip.open(item.open("rb")) as src, gzip.open(logs / item.name, "wb") as dst:
@@ -61,6 +62,13 @@ def stage_logs(workdir: Path, now: datetime) -> Path:
                     at = datetime.fromisoformat(m.group(1).decode()).replace(tzinfo=UTC) + shift
                     line = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3].encode() + b"Z" + line[m.end() :]
                 dst.write(line)
+
+
+def stage_logs(workdir: Path, now: datetime) -> Path:
+    """Stage the bundled logs (see `shift_logs`) and write the sources file that points the worker
+    at them; return that file."""
+    logs = workdir / "logs"
+    shift_logs(resources.files("bot.demo").joinpath("incident/logs"), logs, now)
     sources = workdir / "sources.yaml"
     sources.write_text(
         "default_service: payments-svc\n"
@@ -72,13 +80,17 @@ def stage_logs(workdir: Path, now: datetime) -> Path:
     return sources
 
 
-def load_knowledge(stack: LocalStack) -> int:
-    """Ingest the bundled past incidents into the stack's Redis, as `kb ingest` would."""
+def load_knowledge(stack: LocalStack, kbs: Iterable[Traversable] = ()) -> int:
+    """Ingest the bundled past incidents (the demo's, then `kbs`) into the stack's Redis, as
+    `kb ingest` would; return how many were new."""
     handle = connect(RedisSettings(url=SecretStr(stack.redis_url)))
+    created = 0
     try:
-        with resources.as_file(resources.files("bot.demo").joinpath("incident/kb")) as folder:
-            report = ingest_path(folder)
-        return len(KnowledgeStore(handle.client).upsert(report.records).created)
+        for kb in [resources.files("bot.demo").joinpath("incident/kb"), *kbs]:
+            with resources.as_file(kb) as folder:
+                report = ingest_path(folder)
+            created += len(KnowledgeStore(handle.client).upsert(report.records).created)
+        return created
     finally:
         handle.close()
 
@@ -94,12 +106,12 @@ def replay(stack: LocalStack, scenario: dict[str, Any], now: datetime) -> tuple[
     driver = stack.driver()
     for line in scenario["conversation"]:
         at = now - timedelta(minutes=line["minutes_ago"])
-        text = _fill(line["text"], now)
+        text = fill_times(line["text"], now)
         ts = ws.add_message(channel["id"], line["user"], text, ts=f"{at.timestamp():.6f}")
         driver.message_event(channel["id"], line["user"], text, ts)
     triage = scenario["triage"]
     answer = driver.slash_command(
-        _fill(triage["text"], now),
+        fill_times(triage["text"], now),
         user_id=triage["user"],
         channel_id=channel["id"],
         channel_name=channel["name"],

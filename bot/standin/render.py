@@ -170,17 +170,24 @@ def _mrkdwn(text: str, users: Mapping[str, str], style: _Style) -> str:
     """Resolve ``<@U1>``, ``<#C1|name>``, ``<url|label>`` and friends; bold ``*text*`` when in colour."""
 
     def entity(match: re.Match[str]) -> str:
-        target, _, label = match.group(1).partition("|")
-        if target.startswith("@"):
-            return "@" + users.get(target[1:], label or target[1:])
-        if target.startswith("#"):
-            return "#" + (label or target[1:])
-        if target.startswith("!"):  # <!here>, <!subteam^S1|@oncall>, <!date^...|fallback>
-            return label or "@" + target[1:]
-        return f"{label} ({target})" if label and label != target else target
+        target, label = entity_label(match.group(1), users)
+        return f"{label} ({target})" if target and label != target else label
 
     text = _ENTITY.sub(entity, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return _BOLD.sub(lambda m: style.bold(m.group(1)), text) if style.color else text
+
+
+def entity_label(inner: str, users: Mapping[str, str]) -> tuple[str, str]:
+    """What a mrkdwn entity ``<inner>`` shows: ``("", "@alice")`` for a mention, channel or
+    broadcast; ``(url, label)`` for a link (the label is the URL itself when it has none)."""
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "", "@" + users.get(target[1:], label or target[1:])
+    if target.startswith("#"):
+        return "", "#" + (label or target[1:])
+    if target.startswith("!"):  # <!here>, <!subteam^S1|@oncall>, <!date^...|fallback>
+        return "", label or "@" + target[1:]
+    return target, label or target
 
 
 def _element(element: Mapping[str, Any], style: _Style) -> str:

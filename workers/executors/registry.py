@@ -8,12 +8,14 @@ from kubernetes import config as kube_config
 from workers.executors.alertmanager import AlertmanagerExecutor
 from workers.executors.base import Executor
 from workers.executors.kubernetes import KubernetesExecutor
+from workers.executors.recording import RecordingExecutor
 from workers.executors.webhook import WebhookExecutor
 from workers.settings import ExecutorSettings
 
 
 def build_executors(settings: ExecutorSettings) -> dict[str, Executor]:
-    built: list[Executor] = []
+    # The recorder first, so a real backend configured next to it takes its action types.
+    built: list[Executor] = [RecordingExecutor(settings.record_file)] if settings.record_file else []
     if settings.webhook_url and settings.webhook_secret is not None:
         built.append(
             WebhookExecutor(settings.webhook_url, settings.webhook_secret.get_secret_value().encode())
