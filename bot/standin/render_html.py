@@ -54,15 +54,18 @@ def mrkdwn(text: str, users: Mapping[str, str]) -> str:
     for pattern, tag in _MARKS:
         html = pattern.sub(rf"<{tag}>\1</{tag}>", html)
     html = _EMOJI_NAME.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), html)
-    quoted = "&gt;"  # a line starting with `>` is a quote, with or without a space after it
-    lines = [
-        f"<blockquote>{line.removeprefix(quoted).lstrip(' ')}</blockquote>" if line.startswith(quoted) else line
-        for line in html.split("\n")
-    ]
+    lines = [_quote(line) for line in html.split("\n")]
     html = "<br>".join(lines).replace("</blockquote><br><blockquote>", "<br>")
     while _SLOT.search(html):  # a slot may hold another (a link inside a code span is not resolved)
         html = _SLOT.sub(lambda m: slots[int(m.group(1))], html)
     return html
+
+
+def _quote(line: str) -> str:
+    """A line starting with `>` (escaped by now), with or without a space after it, is a quote."""
+    if not line.startswith("&gt;"):
+        return line
+    return f"<blockquote>{line.removeprefix('&gt;').lstrip(' ')}</blockquote>"
 
 
 def _unslack(text: str) -> str:
