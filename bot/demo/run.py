@@ -56,7 +56,7 @@ def shift_logs(source: Traversable, logs: Path, now: datetime) -> None:
     for item in source.iterdir():
         if not item.name.endswith(".log.gz"):
             continue
-        with gzip.open(item.open("rb")) as src, gzip.open(logs / item.name, "wb") as dst:
+        with item.open("rb") as raw, gzip.open(raw) as src, gzip.open(logs / item.name, "wb") as dst:
             for line in src:
                 if m := _LEADING_ISO.match(line):
                     at = datetime.fromisoformat(m.group(1).decode()).replace(tzinfo=UTC) + shift

@@ -102,7 +102,7 @@ def block(b: Mapping[str, Any], users: Mapping[str, str]) -> str:
             parts.append(f'<div class="sk-fields">{cells}</div>')
         body = f'<div class="sk-section-body">{"".join(parts)}</div>'
         accessory = b.get("accessory")
-        side = f'<div class="sk-accessory">{element(accessory, block_id)}</div>' if accessory else ""
+        side = f'<div class="sk-accessory">{element(accessory, block_id, users)}</div>' if accessory else ""
         return f'<div class="sk-section">{body}{side}</div>'
     if kind == "context":
         items = "".join(
@@ -113,7 +113,7 @@ def block(b: Mapping[str, Any], users: Mapping[str, str]) -> str:
     if kind == "divider":
         return '<hr class="sk-divider">'
     if kind == "actions":
-        buttons = "".join(element(e, block_id) for e in b.get("elements", []))
+        buttons = "".join(element(e, block_id, users) for e in b.get("elements", []))
         return f'<div class="sk-actions">{buttons}</div>'
     if kind == "image":
         title = text_object(b.get("title"), users)
@@ -126,8 +126,9 @@ def block(b: Mapping[str, Any], users: Mapping[str, str]) -> str:
     return f'<div class="sk-unknown">[{escape(str(kind))} block]</div>'
 
 
-def element(e: Mapping[str, Any], block_id: str = "") -> str:
-    """A block element: a button (with its confirm dialog), an image, or a menu shown as such."""
+def element(e: Mapping[str, Any], block_id: str = "", users: Mapping[str, str] | None = None) -> str:
+    """A block element: a button (with its confirm dialog, its text as `html`), an image, or a menu
+    shown as such."""
     kind = e.get("type")
     if kind == "button":
         style = e.get("style") if e.get("style") in ("primary", "danger") else "default"
@@ -137,7 +138,9 @@ def element(e: Mapping[str, Any], block_id: str = "") -> str:
             "data-block-id": block_id,
         }
         if isinstance(e.get("confirm"), Mapping):
-            attrs["data-confirm"] = json.dumps(e["confirm"])
+            confirm = e["confirm"]
+            html = text_object(confirm.get("text"), users or {})
+            attrs["data-confirm"] = json.dumps({**confirm, "html": html})
         if e.get("url"):
             attrs["data-url"] = e["url"] if _SAFE_URL.match(str(e["url"])) else ""
         data = "".join(f' {k}="{escape(str(v))}"' for k, v in attrs.items())

@@ -26,9 +26,10 @@ PACKAGES = {
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
-def installed() -> dict[str, str]:
-    """The binaries' paths, installing their packages first if needed; raises RuntimeError with why."""
-    missing = sorted({pkg for binary, pkg in PACKAGES.items() if shutil.which(binary) is None})
+def installed(packages: dict[str, str] = PACKAGES) -> dict[str, str]:
+    """The paths of `packages`' binaries (binary -> Debian package), installing the packages first if
+    needed; raises RuntimeError with why."""
+    missing = sorted({pkg for binary, pkg in packages.items() if shutil.which(binary) is None})
     if missing:
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
             raise RuntimeError(
@@ -43,7 +44,7 @@ def installed() -> dict[str, str]:
                 done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"apt-get install {' '.join(missing)} failed:\n{done.stderr[-2000:]}")
-    return {binary: str(shutil.which(binary)) for binary in PACKAGES}
+    return {binary: str(shutil.which(binary)) for binary in packages}
 
 
 @contextmanager

@@ -83,7 +83,7 @@ function confirmFirst(confirm) {
   if (!confirm) return Promise.resolve(true);
   const text = (obj, fallback) => (obj && obj.text) || fallback;
   $("confirm-title").textContent = text(confirm.title, "Are you sure?");
-  $("confirm-text").textContent = text(confirm.text, "");
+  $("confirm-text").innerHTML = confirm.html || "";  // rendered and escaped by the server
   $("confirm-ok").textContent = text(confirm.confirm, "Yes");
   $("confirm-deny").textContent = text(confirm.deny, "Cancel");
   $("confirm-ok").className = "sk-btn " + (confirm.style === "danger" ? "sk-danger" : "sk-primary");

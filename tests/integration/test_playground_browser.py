@@ -1,0 +1,235 @@
+"""The playground in a real headless Chromium (Debian's chromium and chromium-driver, installed when
+missing and root, else skipped): /triage, Support, Approve through its confirm dialog, Mark resolved,
+and the uploaded postmortem opened, over the real bot, worker, Redis and Slack stand-in. A PNG of
+each step goes into a folder the test prints (PLAYGROUND_SCREENSHOTS to choose it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.playground.run import PlaygroundStack
+from tests.support import debian_services
+
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="selenium is a dev dependency: pip install -e .[dev]"
+)
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+BROWSER = {"chromium": "chromium", "chromedriver": "chromium-driver"}
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1440,1000",
+)
+ANSWER_CAP_S = 120  # a loaded 2-core machine; the answer usually comes in seconds
+STEP_CAP_S = 60
+
+# Every message's ts and text on each change of the feed, to see the placeholder edited in place.
+WATCH_FEED = """
+window.seen = [];
+const note = () => window.seen.push([...document.querySelectorAll('#feed > .sk-msg')]
+  .map((m) => [m.dataset.ts, m.innerText]));
+new MutationObserver(note).observe(document.getElementById('feed'), {childList: true, subtree: true});
+"""
+
+
+@pytest.fixture
+def playground(tmp_path: Path) -> Iterator[PlaygroundStack]:
+    with PlaygroundStack(tmp_path / "playground") as pg:
+        yield pg
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    try:
+        paths = debian_services.installed(BROWSER)
+    except RuntimeError as exc:
+        pytest.skip(f"no headless Chromium: {exc}")
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths["chromium"]
+    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    # Its own session, so the driver and every browser process it starts can be killed together.
+    service = webdriver.ChromeService(
+        paths["chromedriver"],
+        log_output=str(tmp_path / "chromedriver.log"),
+        popen_kw={"start_new_session": True},
+    )
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        with contextlib.suppress(Exception):
+            driver.quit()
+        process = service.process
+        if process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def shots(tmp_path: Path, record_property: Callable[[str, Any], None]) -> Path:
+    folder = Path(os.environ.get("PLAYGROUND_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    record_property("screenshots", str(folder))
+    print(f"\nplayground screenshots: {folder}")
+    return folder
+
+
+def _wait(driver: WebDriver, what: str, check: Callable[[WebDriver], Any], cap: float = STEP_CAP_S) -> Any:
+    """Until `check` gives something true; the page re-renders the feed when it changes, so an element
+    found a moment ago may be gone: that is retried, not failed."""
+    wait = WebDriverWait(
+        driver, cap, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    return wait.until(check, f"waited {cap:.0f} s for {what}")
+
+
+def _snap(driver: WebDriver, folder: Path, name: str, show: str = "") -> None:
+    """A PNG of the page, scrolled so the feed's element with the text `show` is in view."""
+    if show:
+        _wait(driver, f"{show!r} in view", lambda d: _scroll_to(d, show))
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)), f"no screenshot {path}"
+    print(f"  {path}")
+
+
+def _scroll_to(driver: WebDriver, text: str) -> bool:
+    found = driver.find_elements(By.XPATH, f"(//div[@id='feed']//*[contains(text(), '{text}')])[last()]")
+    if found:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", found[0])
+    return bool(found)
+
+
+def _feed(driver: WebDriver) -> str:
+    return str(driver.find_element(By.ID, "feed").text)
+
+
+def _labels(driver: WebDriver) -> list[str]:
+    return [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#feed button.sk-btn")]
+
+
+def _click(driver: WebDriver, label: str) -> None:
+    """Click the feed's first button labelled `label`."""
+
+    def click(d: WebDriver) -> bool:
+        found = [b for b in d.find_elements(By.CSS_SELECTOR, "#feed button.sk-btn") if b.text == label]
+        if found:
+            found[0].click()
+        return bool(found)
+
+    _wait(driver, f"a {label!r} button to click", click)
+
+
+def _post_as(driver: WebDriver, user: str) -> None:
+    Select(driver.find_element(By.ID, "as")).select_by_value(user)
+
+
+def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
+    playground: PlaygroundStack, browser: WebDriver, shots: Path
+) -> None:
+    d = browser
+    d.get(playground.url)
+    _wait(d, "the seeded conversation", lambda d: "Paged: checkout-api p99 latency" in _feed(d))
+    channels = [c.text.splitlines()[0] for c in d.find_elements(By.CSS_SELECTOR, "#channels .chan")]
+    assert channels == ["# inc-checkout-latency", "# inc-email-delays", "# inc-search-restarts"]
+    assert d.find_element(By.ID, "chan-name").text == "#inc-checkout-latency"
+    _snap(d, shots, "01-channel")
+
+    # /triage, as Alice (the page's default for this channel): the placeholder is edited in place.
+    hint = str(d.find_element(By.ID, "text").get_attribute("placeholder")).removeprefix("Try: ")
+    assert hint.startswith("/triage checkout p99 latency")
+    d.execute_script(WATCH_FEED)
+    d.find_element(By.ID, "text").send_keys(hint + "\n")
+    _wait(d, "the answer", lambda d: "Mark resolved" in _labels(d), ANSWER_CAP_S)
+    answer = d.find_element(
+        By.XPATH, "//div[@id='feed']/div[contains(@class,'sk-msg')][.//div[@class='sk-header']]"
+    )
+    ts = answer.get_attribute("data-ts")
+    seen = [text for snapshot in d.execute_script("return window.seen") for t, text in snapshot if t == ts]
+    assert any("gathering context" in text for text in seen), "the placeholder was never shown"
+    assert "(edited)" in answer.text and "gathering context" not in answer.text
+    assert "INC-2025-0912" in answer.text and "Evidence-only mode" in answer.text
+    labels = _labels(d)
+    for label in ("Support", "Reject", "Approve rollback payments-svc", "Deny", "Mark resolved"):
+        assert label in labels
+    approve = d.find_element(By.CSS_SELECTOR, "#feed button[data-action-id='proposal_approve']")
+    assert approve.text == "Approve rollback payments-svc" and "sk-primary" in str(
+        approve.get_attribute("class")
+    )
+    assert "Log evidence for payments-svc" in _feed(d)  # the thread under the answer
+    _snap(d, shots, "02-answer", "Triage: #inc-checkout-latency")
+
+    # Support the top hypothesis as Chen: the bot's note is shown to Chen only.
+    _post_as(d, "U0CHEN")
+    _click(d, "Support")
+    _wait(d, "the verdict note", lambda d: "Noted: you supported H1" in _feed(d))
+    assert "Only visible to you" in _feed(d)
+    _snap(d, shots, "03-supported", "Noted: you supported")
+
+    # Approve: Slack's confirm dialog first; Cancel sends nothing, Approve goes through the policy.
+    _click(d, "Approve rollback payments-svc")
+    dialog = _wait(d, "the confirm dialog", lambda d: d.find_element(By.CSS_SELECTOR, "#confirm.open"))
+    assert "Run this action?" in dialog.text and "rollback payments-svc" in dialog.text
+    assert dialog.find_element(By.CSS_SELECTOR, "#confirm-text code").text == "rollback payments-svc"
+    _snap(d, shots, "04-confirm")
+    d.find_element(By.ID, "confirm-deny").click()
+    assert not d.find_elements(By.CSS_SELECTOR, "#confirm.open")
+    assert "Approve rollback payments-svc" in _labels(d) and playground.server is not None
+    assert playground.server.playground.records() == []
+    _click(d, "Approve rollback payments-svc")
+    _wait(d, "the confirm dialog", lambda d: d.find_element(By.CSS_SELECTOR, "#confirm.open"))
+    d.find_element(By.ID, "confirm-ok").click()
+    _wait(d, "the executor's report", lambda d: "rollback payments-svc succeeded" in _feed(d))
+    _wait(
+        d,
+        "the executor record",
+        lambda d: "execute: rollback payments-svc" in d.find_element(By.ID, "records").text,
+    )
+    assert "approved by @chen: succeeded" in _feed(d)
+    labels = _labels(d)
+    assert "Approve rollback payments-svc" not in labels and "Deny" not in labels and "Undo" in labels
+    [record] = playground.server.playground.records()
+    assert (record["action"], record["target"], record["requested_by"]) == (
+        "rollback",
+        "payments-svc",
+        "U0ALICE",
+    )
+    _snap(d, shots, "05-approved", "approved by")
+
+    # Mark resolved as Alice: the postmortem draft is uploaded into the channel.
+    _post_as(d, "U0ALICE")
+    _click(d, "Mark resolved")
+    card = _wait(
+        d,
+        "the uploaded postmortem",
+        lambda d: d.find_element(By.CSS_SELECTOR, "#feed a.sk-file"),
+        ANSWER_CAP_S,
+    )
+    assert "postmortem-INC-" in card.text and card.text.strip().endswith("bytes")
+    assert "Approve postmortem" in _labels(d) and "Hypotheses 1: 1 confirmed" in _feed(d)
+    _snap(d, shots, "06-resolved", "Postmortem draft")
+
+    card.click()
+    viewer = _wait(d, "the postmortem viewer", lambda d: d.find_element(By.CSS_SELECTOR, "#file.open"))
+    text = viewer.find_element(By.ID, "file-text").text
+    assert text.startswith("# Postmortem:") and "INC-2025-0912" in text and "rollback payments-svc" in text
+    assert "#inc-checkout-latency" in text
+    _snap(d, shots, "07-postmortem")
