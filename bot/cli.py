@@ -145,7 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Answers come from the LLM when OPENAI_API_KEY / OPENAI_BASE_URL are set, else evidence-only.",
     )
     playground.add_argument("--port", type=int, default=8088, help="the page's port (default: 8088)")
-    playground.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1)")
+    playground.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to serve on (default: 127.0.0.1); the page answers only when opened by it or localhost",
+    )
     playground.add_argument("--open", action="store_true", help="open the page in your web browser")
     return parser
 

@@ -67,6 +67,8 @@ class PlaygroundStack:
             "EXECUTOR_RECORD_FILE": str(records),
             **self.env,
         }
+        self.server = PlaygroundServer(self.host, self.port)
+        self._exit.callback(self.server.stop)
         self.stack = self._exit.enter_context(
             LocalStack(self.workdir / "stack", log_level="warning", env=env)
         )
@@ -74,10 +76,7 @@ class PlaygroundStack:
         for incident in self.incidents:
             seed(self.stack, incident, now)
         hints = {i.channel_id: triage_hint(i, now) for i in self.incidents}
-        playground = Playground(self.stack, self.incidents, hints, records)
-        self.server = PlaygroundServer(playground, self.host, self.port)
-        self.server.start()
-        self._exit.callback(self.server.stop)
+        self.server.serve(Playground(self.stack, self.incidents, hints, records))
         return self
 
     def stop(self) -> None:
@@ -112,6 +111,7 @@ def run_playground(
     print(f"Starting an embedded Redis, the Slack stand-in, the bot and a worker; answers: {mode}…", file=out)
     try:
         with PlaygroundStack(workdir, host=host, port=port, env=llm_env(llm)) as pg:
+            print(f"Bot and worker logs, while it runs: {workdir / 'stack'}", file=out)
             names = ", ".join(f"#{i.channel_name}" for i in pg.incidents)
             print(f"Playground ready: {pg.url}  (channels: {names})", file=out)
             print("Nothing leaves this machine. Ctrl-C stops everything.", file=out, flush=True)
@@ -119,6 +119,10 @@ def run_playground(
                 webbrowser.open(pg.url)
             while not stop.wait(0.5):
                 pass
+    except OSError as exc:  # the page's address, before anything else started
+        print(f"incident-copilot: cannot serve the playground on {host}:{port}: {exc.strerror}; "
+              "choose another with --port", file=sys.stderr)  # fmt: skip
+        return 2
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print("Stopped.", file=out)

@@ -20,6 +20,7 @@ from bot.playground.incidents import Incident
 from bot.standin.render_html import conversation
 
 MAX_BODY = 16_384
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_TEXT = 3_000  # Slack's limit for a slash command's text is lower still
 _STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript")}
 
@@ -161,25 +162,33 @@ def _has_button(message: dict[str, Any], action_id: str, value: str) -> bool:
 
 
 class PlaygroundServer:
-    """Serves the page and the API on `host:port` in a daemon thread; `url` once started."""
+    """Binds `host:port` at once (a taken port fails before anything else starts), then serves the
+    page and the API for a `Playground` in a daemon thread."""
 
-    def __init__(self, playground: Playground, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.playground = playground
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._playground: Playground | None = None
         self._server = _Server((host, port), self)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), daemon=True)
+
+    @property
+    def playground(self) -> Playground:
+        assert self._playground is not None, "serve a playground first"
+        return self._playground
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}/"
 
-    def start(self) -> None:
+    def serve(self, playground: Playground) -> None:
+        self._playground = playground
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
         self._server.server_close()
-        self._thread.join()
 
     def answer(self, method: str, path: str, raw: bytes) -> Answer:
         url = urlsplit(path)
@@ -238,13 +247,19 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             self._send(_json(413, {"error": f"requests are limited to {MAX_BODY} bytes"}))
             return
-        # A page on another origin must not drive the bot: only JSON, which a form cannot send.
+        # A page on another origin must not drive the bot: only JSON, which a plain form cannot send
+        # and a script elsewhere may not send without a CORS preflight this server never allows.
         if self.headers.get_content_type() != "application/json":
             self._send(_json(415, {"error": "send application/json"}))
             return
         self._serve(self.rfile.read(length))
 
     def _serve(self, raw: bytes) -> None:
+        # A page elsewhere whose name resolves to this machine (DNS rebinding) sends its own Host.
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        if host not in LOCAL_HOSTS | {self.server.server_address[0]}:
+            self._send(_json(421, {"error": f"open the playground as {self.server.owner.url}"}))
+            return
         self._send(self.server.owner.answer(self.command, self.path, raw))
 
     def _send(self, answer: Answer) -> None:

@@ -1,20 +1,32 @@
-"""The playground in a real headless Chromium (Debian's chromium and chromium-driver, installed when
-missing and root, else skipped): /triage, Support, Approve through its confirm dialog, Mark resolved,
-and the uploaded postmortem opened, over the real bot, worker, Redis and Slack stand-in. A PNG of
-each step goes into a folder the test prints (PLAYGROUND_SCREENSHOTS to choose it)."""
+"""`incident-copilot playground`, run as a user runs it, driven by a real headless Chromium (Debian's
+chromium and chromium-driver, installed when missing and root, else the browser test is skipped):
+/triage, Support, Approve through its confirm dialog, Mark resolved, and the uploaded postmortem
+opened, over the real bot, worker, Redis and Slack stand-in. A PNG of each step goes into a folder
+the test prints (PLAYGROUND_SCREENSHOTS to choose it). Its API refuses what it cannot do with a
+reason and escapes what people type; SIGTERM stops every process it started."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.playground.run import PlaygroundStack
+from bot.localstack import free_port
 from tests.support import debian_services
 
 webdriver = pytest.importorskip(
@@ -38,8 +50,10 @@ FLAGS = (
     "--disable-sync",
     "--window-size=1440,1000",
 )
-ANSWER_CAP_S = 120  # a loaded 2-core machine; the answer usually comes in seconds
+READY_CAP_S = 120  # an embedded Redis, the bot and a warmed-up worker on a loaded 2-core machine
+ANSWER_CAP_S = 120  # the answer usually comes in seconds
 STEP_CAP_S = 60
+EMAILS = "C0INCMAIL3"  # a channel the browser test leaves alone
 
 # Every message's ts and text on each change of the feed, to see the placeholder edited in place.
 WATCH_FEED = """
@@ -50,10 +64,68 @@ new MutationObserver(note).observe(document.getElementById('feed'), {childList: 
 """
 
 
-@pytest.fixture
-def playground(tmp_path: Path) -> Iterator[PlaygroundStack]:
-    with PlaygroundStack(tmp_path / "playground") as pg:
-        yield pg
+@dataclass
+class Running:
+    """`incident-copilot playground` in a process of its own, its temporary files under `tmp`."""
+
+    proc: subprocess.Popen[bytes]
+    tmp: Path
+    log: Path
+    url: str = ""
+
+    def records(self) -> list[dict[str, Any]]:
+        """What the recording executor wrote."""
+        files = self.tmp.glob("incident-copilot-playground-*/executor-records.jsonl")
+        return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+    def processes(self) -> set[int]:
+        """The bot, the worker and its work horses (descendants), and the embedded Redis, which
+        daemonises (nobody's child): its pid file says which it is."""
+        pid_files = self.tmp.glob("incident-copilot-playground-*/stack/redis/redis.pid")
+        return {int(p.read_text()) for p in pid_files} | _descendants(self.proc.pid)
+
+
+@pytest.fixture(scope="module")
+def playground(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    tmp = Path(tempfile.mkdtemp(prefix="icpg-", dir="/tmp"))  # short: Redis's unix socket path is under it
+    log = tmp_path_factory.mktemp("playground") / "playground.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "REDIS_"))}
+    command = [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "--env-file",
+        os.devnull,
+        "playground",
+        "--port",
+        str(free_port()),
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**env, "TMPDIR": str(tmp)},
+            start_new_session=True,
+        )
+    running = Running(proc, tmp, log)
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + READY_CAP_S
+        while not (ready := re.search(r"Playground ready: (\S+)", log.read_text())):
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, f"not ready in {READY_CAP_S} s:\n{log.read_text()}"
+            time.sleep(0.2)
+        running.url = ready.group(1)
+        seen = running.processes()
+        yield running
+    finally:  # whatever happened: nothing it started survives the module
+        for pid in seen | running.processes() | ({proc.pid} if proc.poll() is None else set()):
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        proc.wait(30)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture
@@ -143,7 +215,7 @@ def _post_as(driver: WebDriver, user: str) -> None:
 
 
 def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
-    playground: PlaygroundStack, browser: WebDriver, shots: Path
+    playground: Running, browser: WebDriver, shots: Path
 ) -> None:
     d = browser
     d.get(playground.url)
@@ -192,8 +264,7 @@ def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
     _snap(d, shots, "04-confirm")
     d.find_element(By.ID, "confirm-deny").click()
     assert not d.find_elements(By.CSS_SELECTOR, "#confirm.open")
-    assert "Approve rollback payments-svc" in _labels(d) and playground.server is not None
-    assert playground.server.playground.records() == []
+    assert "Approve rollback payments-svc" in _labels(d) and playground.records() == []
     _click(d, "Approve rollback payments-svc")
     _wait(d, "the confirm dialog", lambda d: d.find_element(By.CSS_SELECTOR, "#confirm.open"))
     d.find_element(By.ID, "confirm-ok").click()
@@ -206,7 +277,7 @@ def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
     assert "approved by @chen: succeeded" in _feed(d)
     labels = _labels(d)
     assert "Approve rollback payments-svc" not in labels and "Deny" not in labels and "Undo" in labels
-    [record] = playground.server.playground.records()
+    [record] = playground.records()
     assert (record["action"], record["target"], record["requested_by"]) == (
         "rollback",
         "payments-svc",
@@ -233,3 +304,93 @@ def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
     assert text.startswith("# Postmortem:") and "INC-2025-0912" in text and "rollback payments-svc" in text
     assert "#inc-checkout-latency" in text
     _snap(d, shots, "07-postmortem")
+
+
+def _call(
+    url: str, body: Any = None, content_type: str = "application/json", host: str = ""
+) -> tuple[int, Any]:
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    headers = {"Content-Type": content_type, **({"Host": host} if host else {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data, headers), timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_api_says_what_it_cannot_do(playground: Running) -> None:
+    api = playground.url + "api/"
+    send = {"channel": EMAILS, "user": "U0CHEN"}
+    assert _call(api + "send", {**send, "text": "/deploy everything"}) == (
+        400,
+        {"error": "/deploy is not a command here; the app offers /triage"},
+    )
+    status, body = _call(api + "send", {**send, "channel": "C0NOPE", "text": "hi"})
+    assert status == 400 and "unknown channel 'C0NOPE'" in body["error"]
+    status, body = _call(api + "send", {**send, "user": "U0BOT", "text": "hi"})
+    assert status == 400 and "unknown user 'U0BOT'" in body["error"]  # nobody posts as the app
+    status, body = _call(api + "send", {**send, "text": "   "})
+    assert status == 400 and "between 1 and" in body["error"]
+    status, body = _call(api + "click", {**send, "message_ts": "1.000001", "action_id": "x", "value": "y"})
+    assert status == 400 and "no message 1.000001" in body["error"]
+    assert _call(api + "send", b"text=/triage", "application/x-www-form-urlencoded")[0] == 415
+    assert _call(api + "send", b"[1]")[1] == {"error": "the request body must be a JSON object"}
+    status, body = _call(api + "workspace", host="evil.example:80")
+    assert status == 421 and "open the playground as" in body["error"]
+    assert _call(api + "files/F0NOPE")[1] == {"error": "no uploaded file F0NOPE"}
+
+
+def test_a_typed_message_reaches_the_channel_escaped_and_a_click_needs_its_button(
+    playground: Running,
+) -> None:
+    api = playground.url + "api/"
+    typed = "rabbitmq looks fine <img src=x onerror=alert(1)> & <script>alert(1)</script>"
+    assert _call(api + "send", {"channel": EMAILS, "user": "U0DANA", "text": typed}) == (200, {"status": 200})
+    status, page = _call(f"{api}channel?channel={EMAILS}&user=U0DANA")
+    assert status == 200 and "rabbitmq looks fine" in page["html"] and "&amp;" in page["html"]
+    assert "<img" not in page["html"] and "<script" not in page["html"]
+    ts = re.findall(r'data-ts="([^"]+)"', page["html"])[-1]
+    click = {
+        "channel": EMAILS,
+        "user": "U0DANA",
+        "message_ts": ts,
+        "action_id": "proposal_approve",
+        "value": "P1",
+    }
+    status, body = _call(api + "click", click)
+    assert status == 400 and "no such button" in body["error"]
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_sigterm_stops_every_process_it_started(playground: Running) -> None:
+    """Last in this module: it stops the playground the tests above used."""
+    started = playground.processes()
+    assert len(started) >= 3, started  # the bot, a worker, Redis
+    playground.proc.send_signal(signal.SIGTERM)
+    assert playground.proc.wait(60) == 0
+    out = playground.log.read_text()
+    assert "Playground ready: http://127.0.0.1:" in out and out.rstrip().endswith("Stopped.")
+    assert [pid for pid in started if _alive(pid)] == []
+    assert not list(playground.tmp.glob("incident-copilot-playground-*")), "the temporary folder was left"
