@@ -25,3 +25,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: playground
+playground: install
+	$(BIN)/incident-copilot playground

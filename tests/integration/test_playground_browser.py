@@ -1,9 +1,9 @@
 """`incident-copilot playground`, run as a user runs it, driven by a real headless Chromium (Debian's
 chromium and chromium-driver, installed when missing and root, else the browser test is skipped):
-/triage, Support, Approve through its confirm dialog, Mark resolved, and the uploaded postmortem
-opened, over the real bot, worker, Redis and Slack stand-in. A PNG of each step goes into a folder
-the test prints (PLAYGROUND_SCREENSHOTS to choose it). Its API refuses what it cannot do with a
-reason and escapes what people type; SIGTERM stops every process it started."""
+/triage, Support, Approve through its confirm dialog (refused to the requester), Mark resolved, and
+the uploaded postmortem opened, over the real bot, worker, Redis and Slack stand-in. A PNG of each
+step goes into a folder the test prints (PLAYGROUND_SCREENSHOTS to choose it). Its API refuses what
+it cannot do with a reason and escapes what people type; SIGTERM stops every process it started."""
 
 from __future__ import annotations
 
@@ -249,8 +249,16 @@ def test_triage_support_approve_resolve_and_open_the_postmortem_in_a_browser(
     assert "Log evidence for payments-svc" in _feed(d)  # the thread under the answer
     _snap(d, shots, "02-answer", "Triage: #inc-checkout-latency")
 
+    # Alice ran /triage, so her Approve is refused (to her only) and nothing runs.
+    _click(d, "Approve rollback payments-svc")
+    _wait(d, "the confirm dialog", lambda d: d.find_element(By.CSS_SELECTOR, "#confirm.open"))
+    d.find_element(By.ID, "confirm-ok").click()
+    _wait(d, "the refusal", lambda d: "you requested this action; someone else must approve it" in _feed(d))
+    assert "Approve rollback payments-svc" in _labels(d) and playground.records() == []
+
     # Support the top hypothesis as Chen: the bot's note is shown to Chen only.
     _post_as(d, "U0CHEN")
+    _wait(d, "Alice's refusal hidden from Chen", lambda d: "someone else must approve it" not in _feed(d))
     _click(d, "Support")
     _wait(d, "the verdict note", lambda d: "Noted: you supported H1" in _feed(d))
     assert "Only visible to you" in _feed(d)
