@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { channel: null, version: "", channels: [] };
+const state = { channel: null, version: "", channels: [], names: {} };
 
 async function api(path, body) {
   const init = body === undefined ? {} : {
@@ -58,7 +58,8 @@ function showRecords(records) {
   list.replaceChildren(...records.map((r) => {
     const div = document.createElement("div");
     div.className = "rec";
-    div.textContent = `${r.at} ${r.op}: ${r.action} ${r.target} (proposal ${r.proposal_id}, asked by ${r.requested_by})`;
+    const who = state.names[r.requested_by] || r.requested_by;
+    div.textContent = `${r.at} ${r.op}: ${r.action} ${r.target} (proposal ${r.proposal_id}, asked by ${who})`;
     return div;
   }));
 }
@@ -131,6 +132,7 @@ async function start() {
   const ws = await api("/api/workspace");
   state.channels = ws.channels;
   for (const u of ws.users) {
+    state.names[u.id] = u.real_name;
     const opt = document.createElement("option");
     opt.value = u.id;
     opt.textContent = `${u.real_name} (@${u.name})`;
