@@ -18,10 +18,11 @@ from urllib.parse import parse_qs, urlsplit
 from bot.localstack import LocalStack
 from bot.playground.incidents import Incident
 from bot.standin.render_html import conversation
+from workers.executors.recording import RecordingExecutor
 
 MAX_BODY = 16_384
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-MAX_TEXT = 3_000  # Slack's limit for a slash command's text is lower still
+MAX_TEXT = 3_000  # characters in one typed line
 _STATIC = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript")}
 
 
@@ -78,11 +79,7 @@ class Playground:
 
     def records(self) -> list[dict[str, Any]]:
         """What the recording executor would have done, oldest first."""
-        try:
-            lines = self.record_file.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        return [json.loads(line) for line in lines if line.strip()]
+        return RecordingExecutor(self.record_file).records()
 
     def send(self, body: dict[str, Any]) -> dict[str, Any]:
         """A line typed in the composer: `/triage …` as a slash command, anything else as a message."""
