@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import redis
 
 from bot.localstack import LocalStack, free_port
-from tests.integration.conftest import details_reply, new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, details_reply, new_channel, wait_answer
 
 SECRET = "hunter2-Sup3r"
 
@@ -103,7 +102,7 @@ def test_a_malformed_sources_file_stops_the_worker_with_the_line(tmp_path: Path)
     )
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "worker"],
-        env=env, capture_output=True, text=True, timeout=30,
+        env=env, capture_output=True, text=True, timeout=PATIENCE,
     )  # fmt: skip
     assert done.returncode == 2
     assert f"{bad}:4: sources.0.files.paths" in done.stderr or f"{bad}:4: sources.0.paths" in done.stderr
@@ -114,7 +113,6 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
     now = datetime(2026, 3, 14, 11, 10, tzinfo=UTC)
     logs = tmp_path / "orders.log"
     _write_logs(logs, now)
-    started = time.monotonic()
     cli = [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "triage"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_"))}
     env["REDIS_EMBEDDED_DIR"] = str(tmp_path / "redis")  # the knowledge base, empty here
@@ -122,7 +120,7 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
         [*cli, "since 10:50", "--logs", str(logs), "--budget", "600"],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PATIENCE,
         env=env,
     )
     assert done.returncode == 0, done.stderr
@@ -138,9 +136,8 @@ def test_cli_triage_prints_the_digest(tmp_path: Path) -> None:
         in out
     )
     assert re.search(r"\n    `.*orders-api redis timeout after <DURATION>", out)  # the template, whole, below
-    assert time.monotonic() - started < 30
 
     bad = subprocess.run(
-        [*cli, "since 25:99", "--logs", str(logs)], capture_output=True, text=True, timeout=60, env=env
+        [*cli, "since 25:99", "--logs", str(logs)], capture_output=True, text=True, timeout=PATIENCE, env=env
     )
     assert bad.returncode == 2 and "not a time of day" in bad.stderr

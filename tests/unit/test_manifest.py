@@ -49,7 +49,7 @@ def registered() -> dict[str, list[str]]:
 def test_the_committed_manifest_is_what_the_command_prints() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "manifest", "--url", EXAMPLE_URL],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=180, check=True,
     ).stdout  # fmt: skip
     assert printed == COMMITTED
 

@@ -1,4 +1,5 @@
 import json
+import threading
 import time
 import urllib.request
 from urllib.parse import urlencode
@@ -260,13 +261,14 @@ def test_fail_injects_errors_then_recovers(client: WebClient, standin: SlackStan
 
 
 def test_delay_slows_only_that_method(client: WebClient, standin: SlackStandIn) -> None:
-    standin.delay("auth.test", 0.3)
+    standin.delay("auth.test", 5)
+    slowed = threading.Thread(target=client.auth_test)
     started = time.monotonic()
-    client.auth_test()
-    assert time.monotonic() - started >= 0.3
-    started = time.monotonic()
-    client.users_info(user="U1ALICE")
-    assert time.monotonic() - started < 0.3
+    slowed.start()
+    client.users_info(user="U1ALICE")  # answered while auth.test is still held
+    assert slowed.is_alive()
+    slowed.join()
+    assert time.monotonic() - started >= 5
 
 
 def test_fault_injection_rejects_unknown_methods(standin: SlackStandIn) -> None:

@@ -87,7 +87,7 @@ class Servers:
 
     def hang(self, handler: Handler, body: bytes) -> None:
         """Never answer (until the test is over)."""
-        self._release.wait(30)
+        self._release.wait(120)
 
     def close(self) -> None:
         self._release.set()
