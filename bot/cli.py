@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.add_parser(sub)
     policy_cli.add_audit_parser(sub)
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check every configured part and say what is wrong and how to fix it",
+        description="Check the Slack token and its scopes against the manifest, the signing secret, Redis "
+        "(reachable, password, persistence, memory policy), the workers serving each queue, the LLM (a "
+        "one-token request, structured output, context window), each log source (a one-minute query), "
+        "the policy, Prometheus and every SLO's series, and the executors. Exit 1 when anything fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     manifest = sub.add_parser(
         "manifest",
         help="print the Slack app manifest",
@@ -258,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "doctor":  # reports bad settings as findings, so it loads them itself
+        from bot.doctor.run import run_doctor
+
+        return run_doctor(args.env_file, args.json)
     try:
         settings = Settings.load(env_file=args.env_file)
         configure_logging(settings)
