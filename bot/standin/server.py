@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from bot.manifest import scopes
 from bot.standin.api import ApiError, Args, WebApi, decode_json_args
 from bot.standin.blockkit import validate_blocks
 from bot.standin.socket_mode import SocketModeServer
@@ -61,7 +60,6 @@ class SlackStandIn:
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
-        self.scopes: list[str] = scopes()  # what the token was granted, as Slack's X-OAuth-Scopes says
         self.state = Workspace()
         self._address = (host, port)
         self._api = WebApi(self.state, base_url="")
@@ -206,7 +204,7 @@ class SlackStandIn:
         except ApiError as error:
             body = error.body()
         self._record(Call(method, args, status, body))
-        granted = (("X-OAuth-Scopes", ",".join(self.scopes)),) if body.get("ok") else ()
+        granted = (("X-OAuth-Scopes", ",".join(self.state.scopes)),) if body.get("ok") else ()
         return _Answer.json(status, body, granted)
 
     def _connections_open(self, _args: Args) -> dict[str, Any]:

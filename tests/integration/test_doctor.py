@@ -39,7 +39,7 @@ def redis_with_password(tmp_path: Path) -> Iterator[int]:
 
 def test_doctor_names_every_fault_of_a_broken_installation(tmp_path: Path, redis_with_password: int) -> None:
     slack = SlackStandIn(bot_token="xoxb-doctor-test")
-    slack.scopes = ["chat:write", "commands"]  # installed before the bot needed more
+    slack.state.scopes = ["chat:write", "commands"]  # installed before the bot needed more
     slack.start()
     dead = [free_port() for _ in range(6)]
     sources = tmp_path / "sources.yaml"
