@@ -25,6 +25,10 @@ class Finding:
 Check = Callable[[], list[Finding]]
 
 
+def failed(part: str, found: str, fix: str) -> list[Finding]:
+    return [Finding(part, "fail", found, fix)]
+
+
 def guarded_check(part: str, check: Check) -> list[Finding]:
     """A check that raises becomes a failure of its part, never the end of the run."""
     try:

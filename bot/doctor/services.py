@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import openai
 
-from bot.doctor import Finding
+from bot.doctor import Finding, failed
 from workers.errors import ConfigError
 from workers.evidence.config import build_sources, load_sources
 from workers.evidence.model import LogQuery, TimeWindow
@@ -30,34 +30,25 @@ def check_llm(llm: LLMSettings) -> list[Finding]:
     try:
         _ask(api, llm, max_tokens=1)
     except openai.APIConnectionError as exc:
-        return [
-            Finding(
-                "llm",
-                "fail",
-                f"cannot reach the LLM at {where}: {exc}",
-                "check OPENAI_BASE_URL, that the server runs and this host may reach it",
-            )
-        ]
+        return failed(
+            "llm",
+            f"cannot reach the LLM at {where}: {exc}",
+            "check OPENAI_BASE_URL, that the server runs and this host may reach it",
+        )
     except openai.AuthenticationError:
         return [Finding("llm", "fail", f"{where} refused OPENAI_API_KEY", "set a valid OPENAI_API_KEY")]
     except openai.NotFoundError:
-        return [
-            Finding(
-                "llm",
-                "fail",
-                f"{where} does not serve model {llm.model!r}",
-                "set LLM_MODEL to a model the server lists at /models",
-            )
-        ]
+        return failed(
+            "llm",
+            f"{where} does not serve model {llm.model!r}",
+            "set LLM_MODEL to a model the server lists at /models",
+        )
     except openai.APIStatusError as exc:
-        return [
-            Finding(
-                "llm",
-                "fail",
-                f"{where} answered HTTP {exc.status_code} to a one-token request",
-                "check the server's logs",
-            )
-        ]
+        return failed(
+            "llm",
+            f"{where} answered HTTP {exc.status_code} to a one-token request",
+            "check the server's logs",
+        )
     out = [Finding("llm", "ok", f"{llm.model} at {where} answers")]
     try:
         schema = {"name": "probe", "schema": _SCHEMA, "strict": False}
@@ -158,14 +149,11 @@ def check_policy(settings: Settings) -> tuple[list[Finding], PolicyFile | None]:
     try:
         policy = load_policy(path)
     except ConfigError as exc:
-        return [
-            Finding(
-                "policy",
-                "fail",
-                "; ".join(exc.problems),
-                f"fix {path} (`incident-copilot policy check`); until then no action can be approved",
-            )
-        ], None
+        return failed(
+            "policy",
+            "; ".join(exc.problems),
+            f"fix {path} (`incident-copilot policy check`); until then no action can be approved",
+        ), None
     return [
         Finding("policy", "ok", f"{path}: {len(policy.actions)} action types, {len(policy.slos)} SLOs")
     ], policy
@@ -189,14 +177,11 @@ def check_prometheus(url: str | None, policy: PolicyFile | None) -> list[Finding
         try:
             http.get(f"{base}/api/v1/query", params={"query": "1"}).raise_for_status()
         except httpx.HTTPError as exc:
-            return [
-                Finding(
-                    "prometheus",
-                    "fail",
-                    f"cannot query {base}: {type(exc).__name__}: {exc}",
-                    "check PROMETHEUS_URL; until then every SLO counts as burning",
-                )
-            ]
+            return failed(
+                "prometheus",
+                f"cannot query {base}: {type(exc).__name__}: {exc}",
+                "check PROMETHEUS_URL; until then every SLO counts as burning",
+            )
         out = [Finding("prometheus", "ok", f"{base} answers queries")]
         for name, slo in slos.items():
             query = slo.error_ratio_query.replace("{window}", slo.window)

@@ -10,7 +10,7 @@ import redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.doctor import Finding
+from bot.doctor import Finding, failed
 from bot.manifest import scopes as manifest_scopes
 from workers.liveness import workers_by_queue
 from workers.settings import Settings
@@ -103,23 +103,17 @@ def check_redis(client: redis.Redis, url_shown: str) -> list[Finding]:
     try:
         client.ping()
     except redis.AuthenticationError as exc:
-        return [
-            Finding(
-                "redis",
-                "fail",
-                f"{url_shown} refused us: {exc}",
-                "put the password in REDIS_URL: redis://:PASSWORD@host:6379/0 (or user:PASSWORD)",
-            )
-        ]
+        return failed(
+            "redis",
+            f"{url_shown} refused us: {exc}",
+            "put the password in REDIS_URL: redis://:PASSWORD@host:6379/0 (or user:PASSWORD)",
+        )
     except redis.RedisError as exc:
-        return [
-            Finding(
-                "redis",
-                "fail",
-                f"cannot reach {url_shown}: {exc}",
-                "check REDIS_URL and that the server runs and this host may reach it",
-            )
-        ]
+        return failed(
+            "redis",
+            f"cannot reach {url_shown}: {exc}",
+            "check REDIS_URL and that the server runs and this host may reach it",
+        )
     out = [Finding("redis", "ok", f"{url_shown} answers")]
     try:
         config = {
@@ -187,14 +181,11 @@ def check_workers(client: redis.Redis) -> list[Finding]:
     missing = [q for q, n in counts.items() if n == 0]
     served = ", ".join(f"{q} {n}" for q, n in counts.items())
     if missing:
-        return [
-            Finding(
-                "workers",
-                "fail",
-                f"no live worker serves {', '.join(missing)} ({served})",
-                "start `incident-copilot worker` (all queues) with the same settings",
-            )
-        ]
+        return failed(
+            "workers",
+            f"no live worker serves {', '.join(missing)} ({served})",
+            "start `incident-copilot worker` (all queues) with the same settings",
+        )
     return [Finding("workers", "ok", f"live workers per queue: {served}")]
 
 
