@@ -541,7 +541,7 @@ def policy_edit_cases(g: Gov) -> None:
     )
     g.policy.write_text(g.policy.read_text().replace("level: suggest", "level: sometimes"))
     said = g.click(ids.PROPOSAL_APPROVE, p2)
-    ready = json.loads(urllib.request.urlopen(f"{g.stack.base_url}/readyz", timeout=10).read())
+    ready = json.loads(urllib.request.urlopen(f"{g.stack.base_url}/readyz", timeout=PATIENCE).read())
     problems = " ".join(ready.get("policy", {}).get("rejected", {}).get("problems", []))
     g.record(
         "invalid edit while lowered",

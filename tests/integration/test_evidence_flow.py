@@ -52,14 +52,13 @@ def _sources_file(tmp_path: Path, logs: Path, extra: str = "") -> Path:
 def test_triage_answer_shows_log_evidence_and_a_failing_source_as_a_gap(
     make_stack: Callable[..., LocalStack], tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC)
     logs = tmp_path / "orders.log"
-    _write_logs(logs, now)
     dead_loki = (
         f"  - name: loki\n    type: loki\n    url: http://127.0.0.1:{free_port()}\n"
         "    query: '{app=\"{service}\"}'\n"
     )
     stack = make_stack(env={"EVIDENCE_SOURCES_FILE": str(_sources_file(tmp_path, logs, dead_loki))})
+    _write_logs(logs, datetime.now(UTC))  # once the stack is up: "last 30m" holds them however slow that was
     channel, name = new_channel(stack)
     pasted = "xoxp-1234567890-0987654321-abcdefABCDEF"
     stack.standin.state.add_message(channel, "U0ALICE", f"tried the admin token {pasted}, no luck")

@@ -33,7 +33,7 @@ SILENCE = ActionRequest(
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=PATIENCE) as client:
         yield client
 
 
@@ -44,7 +44,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _silences(url: str) -> list[dict[str, object]]:
-    return list(httpx.get(f"{url}/api/v2/silences", timeout=5).json())
+    return list(httpx.get(f"{url}/api/v2/silences", timeout=PATIENCE).json())
 
 
 def test_silence_round_trip_create_verify_expire(alertmanager: str, http: httpx.Client) -> None:

@@ -167,9 +167,9 @@ def test_permanent_failure_is_reported_in_the_channel_with_the_run_id(stack: Loc
 
 
 def test_health_endpoints(stack: LocalStack) -> None:
-    with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=2) as r:
+    with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=PATIENCE) as r:
         assert r.status == 200
-    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
+    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=PATIENCE) as r:
         assert r.status == 200 and b'"redis": true' in r.read()
 
 
@@ -177,7 +177,7 @@ def test_metrics_show_commands_ack_latency_jobs_and_queue_depth(stack: LocalStac
     channel, name = new_channel(stack)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     wait_answer(stack, channel)
-    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=5) as resp:
+    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=PATIENCE) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain")
         text = resp.read().decode()
     assert re.search(r'incident_copilot_commands_total\{outcome="enqueued",sub="triage"\} [1-9]', text)

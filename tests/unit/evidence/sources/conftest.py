@@ -107,7 +107,7 @@ def servers() -> Iterator[Servers]:
 
 @pytest_asyncio.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         yield client
 
 
