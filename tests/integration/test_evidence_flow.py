@@ -14,7 +14,7 @@ from pathlib import Path
 import redis
 
 from bot.localstack import LocalStack, free_port
-from tests.integration.conftest import PATIENCE, details_reply, new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, details_reply, new_channel, wait_answer, wait_until
 
 SECRET = "hunter2-Sup3r"
 
@@ -80,7 +80,10 @@ def test_triage_answer_shows_log_evidence_and_a_failing_source_as_a_gap(
     try:
         incident = client.get(f"ic:channel:{channel}:incident")
         assert incident is not None
-        egress = client.xrange(f"ic:incident:{incident.decode()}:egress")
+        key = f"ic:incident:{incident.decode()}:egress"
+        # The answer, its details reply, then the answer again: the last may land after we saw the first.
+        assert wait_until(lambda: client.xlen(key) >= 3, PATIENCE)
+        egress = client.xrange(key)
     finally:
         client.close()
     records = [{k.decode(): v.decode() for k, v in fields.items()} for _id, fields in egress]
