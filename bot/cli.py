@@ -13,6 +13,7 @@ from types import FrameType
 import structlog
 
 from bot import kb_cli, policy_cli
+from bot.cli_errors import guarded
 from workers.errors import ConfigError, ServiceUnavailable
 from workers.logconfig import configure_logging
 from workers.queue import ALL_QUEUES
@@ -26,6 +27,7 @@ evidence-only mode). See README.md."""
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="incident-copilot", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument(
         "--env-file", type=Path, default=Path(".env"), help="dotenv file to read (default: .env)"
     )
@@ -118,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.add_parser(sub)
     policy_cli.add_audit_parser(sub)
 
+    doctor = sub.add_parser(
+        "doctor",
+        help="check every configured part and say what is wrong and how to fix it",
+        description="Check the Slack token and its scopes against the manifest, the signing secret, Redis "
+        "(reachable, password, persistence, memory policy), the workers serving each queue, the LLM (a "
+        "one-token request, structured output, context window), each log source (a one-minute query), "
+        "the policy, Prometheus and every SLO's series, and the executors. Exit 1 when anything fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+
     manifest = sub.add_parser(
         "manifest",
         help="print the Slack app manifest",
@@ -154,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("incident-copilot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -164,6 +185,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     from bot.app import build_app
     from bot.deps import BotDeps
     from bot.server import make_server, make_wsgi, metrics_registry, readiness
+    from workers import liveness
     from workers.jobs.reconcile import keep_reconciling
     from workers.policy.source import PolicySource
     from workers.runtime import Runtime
@@ -192,7 +214,10 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     else:
         probe = readiness(rt.redis.client)
     source = rt.ladder.source
-    detail = (lambda: {"policy": source.status()}) if isinstance(source, PolicySource) else None
+    def detail() -> dict[str, object]:
+        policy = {"policy": source.status()} if isinstance(source, PolicySource) else {}
+        return policy | liveness.report(rt.redis.client)
+
     wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
     server = make_server(
         wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
@@ -254,6 +279,14 @@ def run_triage(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return guarded(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "doctor":  # reports bad settings as findings, so it loads them itself
+        from bot.doctor.run import run_doctor
+
+        return run_doctor(args.env_file, args.json)
     try:
         settings = Settings.load(env_file=args.env_file)
         configure_logging(settings)
@@ -279,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "audit":
             return policy_cli.run_audit(settings, args)
         if args.command == "policy":
-            return policy_cli.run_policy(args)
+            return policy_cli.run_policy(args, settings)
         if args.command == "kb":
             return kb_cli.run_kb(settings, args)
         if args.command == "triage":

@@ -7,7 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
+from bot.cli_errors import did_you_mean, say
 from workers.knowledge.ingest import ingest_path
+from workers.knowledge.model import IncidentRecord
 from workers.knowledge.render import record_markdown
 from workers.knowledge.service import KnowledgeDeps
 from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
@@ -30,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "what it understood; a malformed file is reported with its line and skipped.",
     )
     ingest.add_argument("path", type=Path)
-    kb_sub.add_parser("list", help="list stored incidents")
+    listing = kb_sub.add_parser("list", help="list stored incidents")
+    listing.add_argument("--json", action="store_true", help="one JSON object per incident, per line")
     show = kb_sub.add_parser("show", help="print one incident as JSON or Markdown")
     show.add_argument("id")
     show.add_argument(
@@ -59,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     search = kb_sub.add_parser("search", help="search past incidents")
     search.add_argument("text")
     search.add_argument("-k", type=int, default=5, help="how many matches (default 5)")
+    search.add_argument("--json", action="store_true", help="one JSON object per match, per line")
 
 
 def run_kb(settings: Settings, args: argparse.Namespace) -> int:
@@ -68,9 +72,15 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
         if args.kb_command == "ingest":
             return _ingest(knowledge, args.path)
         if args.kb_command == "list":
-            for record in sorted(knowledge.store.all(), key=lambda r: r.id):
+            records = sorted(knowledge.store.all(), key=lambda r: r.id)
+            for record in records:
                 when = f"{record.started_at:%Y-%m-%d}" if record.started_at else "          "
-                print(f"{record.id:<28} {when}  {record.title}")
+                if args.json:
+                    print(json.dumps(_listed(record), ensure_ascii=False))
+                else:
+                    print(f"{record.id:<28} {when}  {record.title}")
+            if not records:
+                say("the knowledge base is empty; add postmortems with `incident-copilot kb ingest PATH`")
             return 0
         if args.kb_command == "show":
             return _show(knowledge, DraftStore(handle.client), args.id, args.format)
@@ -84,7 +94,13 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if args.kb_command == "calibrate":
             return _calibrate(knowledge)
-        for m in knowledge.search(args.text, k=args.k):
+        matches = knowledge.search(args.text, k=args.k)
+        if not matches:
+            say(f"no past incident matches {args.text!r}")
+        for m in matches:
+            if args.json:
+                print(json.dumps(m.model_dump(mode="json"), ensure_ascii=False))
+                continue
             print(f"{m.score:5.2f}  {m.record_id:<28} {m.title}")
             if m.root_cause:
                 print(f"       root cause: {m.root_cause}")
@@ -98,7 +114,8 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
 def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str) -> int:
     found = knowledge.store.get(record_id)
     if found is None:
-        print(f"incident-copilot: no incident {record_id!r} in the knowledge base")
+        ids = [r.id for r in knowledge.store.all()]
+        say(f"no incident {record_id!r} in the knowledge base{did_you_mean(record_id, ids)}")
         return 1
     pm = drafts.get(record_id) if found.provenance == "bot" else None
     if fmt == "md":
@@ -113,7 +130,7 @@ def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str
 
 def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
     if not path.exists():
-        print(f"incident-copilot: {path} does not exist")
+        say(f"{path} does not exist")
         return 2
     report = ingest_path(path)
     records = [r for f in report.files for r in f.records]
@@ -151,7 +168,7 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
     from workers.triage.backtest import backtest
 
     if logs is not None and not logs.is_dir():
-        print(f"incident-copilot: --logs {logs} is not a folder")
+        say(f"--logs {logs} is not a folder")
         return 2
     handle = connect(settings.redis)
     try:
@@ -194,3 +211,8 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
     for c, (n, right) in result.calibration().items():
         print(f"  stated {c}: {n} incidents, first hypothesis right in {right:.0%}")
     return 0
+
+
+def _listed(record: IncidentRecord) -> dict[str, object]:
+    when = record.started_at.isoformat() if record.started_at else None
+    return {"id": record.id, "started_at": when, "title": record.title, "services": record.services}

@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 import redis
 from rq import Worker
@@ -36,6 +36,11 @@ _SCRUB = (
     "SECRETS_DIR",
     "PORT",
 )
+
+
+# How long to wait for something that must happen (a process ready, a job done). Generous, because a
+# wait returns as soon as it is over and the machine may be busy; never a measure of speed.
+PATIENCE = 180.0
 
 
 def free_port() -> int:
@@ -125,7 +130,7 @@ class LocalStack:
         self.workers.append(proc)
         return proc
 
-    def wait_ready(self, timeout: float = 20.0) -> None:
+    def wait_ready(self, timeout: float = PATIENCE) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.bot is not None and self.bot.poll() is not None:
@@ -139,7 +144,7 @@ class LocalStack:
             time.sleep(0.05)
         raise TimeoutError(f"the bot was not ready within {timeout:.0f} s:\n{self.log('bot')}")
 
-    def wait_workers(self, timeout: float = 30.0) -> None:
+    def wait_workers(self, timeout: float = PATIENCE) -> None:
         """Until every worker waits for jobs: registered with Redis and warmed up (RQ marks a worker
         idle only once its start-up, the warm-up included, is done)."""
         deadline = time.monotonic() + timeout
@@ -160,27 +165,34 @@ class LocalStack:
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     @staticmethod
-    def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        """Signal a process and wait for it; SIGKILL takes its whole session (the work horse too)."""
+    def stop_process(
+        proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = PATIENCE
+    ) -> int:
+        """Signal a process (started in a session of its own) and wait for it; then SIGKILL whatever
+        is left of its session (a work horse), so nothing outlives it."""
         if proc.poll() is None:
             if sig == signal.SIGKILL:
                 _kill_session(proc.pid)
             else:
                 proc.send_signal(sig)
         try:
-            return proc.wait(timeout)
+            code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
             _kill_session(proc.pid)
-            return proc.wait(timeout)
+            code = proc.wait(timeout)
+        _kill_session(proc.pid)
+        return code
 
     def stop(self) -> None:
-        for proc in [*self.workers, *([self.bot] if self.bot else [])]:
-            self.stop_process(proc)
-        self.standin.stop()
-        if self.redis is not None:
-            self.redis.stop()
-        for log in self._logs:
-            log.close()
+        """Stop every part, each even when stopping another failed."""
+        with contextlib.ExitStack() as parts:
+            for log in self._logs:
+                parts.callback(log.close)
+            if self.redis is not None:
+                parts.callback(self.redis.stop)
+            parts.callback(self.standin.stop)
+            for proc in [*self.workers, *([self.bot] if self.bot else [])]:
+                parts.callback(self.stop_process, proc)
 
     def __enter__(self) -> Self:
         try:

@@ -26,9 +26,21 @@ METHOD_SCOPES = {
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",  # approvers named by user group
 }
+# The same methods on private channels the bot was invited to need the groups scopes too.
+PRIVATE_CHANNEL_SCOPES = {
+    "conversations_history": "groups:history",
+    "conversations_replies": "groups:history",
+    "conversations_info": "groups:read",
+}
 COMMAND_SCOPES = ["commands"]
-# Messages in public channels the bot is in; an incident channel archived (drafts its postmortem).
-EVENTS = [f"{ids.MESSAGE_EVENT}.channels", ids.CHANNEL_ARCHIVE_EVENT]
+# Messages in public and private channels the bot is in; an incident channel archived (drafts its
+# postmortem).
+EVENTS = [
+    f"{ids.MESSAGE_EVENT}.channels",
+    f"{ids.MESSAGE_EVENT}.groups",
+    ids.CHANNEL_ARCHIVE_EVENT,
+    ids.GROUP_ARCHIVE_EVENT,
+]
 HEADER = """\
 # Slack app manifest for incident-copilot, printed by `incident-copilot manifest`.
 # Create the app at api.slack.com/apps → "From a manifest". HTTP mode: every request URL is the
@@ -37,7 +49,7 @@ HEADER = """\
 
 
 def scopes() -> list[str]:
-    return sorted({*METHOD_SCOPES.values(), *COMMAND_SCOPES})
+    return sorted({*METHOD_SCOPES.values(), *PRIVATE_CHANNEL_SCOPES.values(), *COMMAND_SCOPES})
 
 
 def manifest(base_url: str | None) -> dict[str, Any]:

@@ -7,16 +7,21 @@ import argparse
 import json
 import sys
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
+from typing import Any, get_args
 
+from bot.cli_errors import did_you_mean, say
 from workers import audit
 from workers.errors import ConfigError
 from workers.policy.decide import ActionRequest, decide, may_approve
 from workers.policy.model import load_policy
 from workers.redisconn import connect
 from workers.settings import Settings
+from workers.triage.report import ActionType
 
-DEFAULT_FILE = Path("policies/default.yaml")
+# The annotated example, shipped in the package so `policy explain` works from any folder.
+EXAMPLE_FILE = Path(str(files("policies") / "default.yaml"))
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,11 +59,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     explain.add_argument("--budget", choices=["healthy", "burning", "exhausted"], default="healthy")
     explain.add_argument("--novel", action="store_true", help="as for an incident unlike any before")
     explain.add_argument(
-        "--file", type=Path, default=DEFAULT_FILE, help=f"policy file (default {DEFAULT_FILE})"
+        "--file",
+        type=Path,
+        default=None,
+        help="policy file (default: POLICY_FILE, else the packaged example)",
     )
+    explain.add_argument("--json", action="store_true", help="print the decision as JSON")
 
 
-def run_policy(args: argparse.Namespace) -> int:
+def run_policy(args: argparse.Namespace, settings: Settings) -> int:
     if args.policy_command == "check":
         problems: list[str] = []
         for path in args.files:
@@ -72,7 +81,14 @@ def run_policy(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"error    {problem}")
         return 1 if problems else 0
-    policy = load_policy(args.file)
+    policy = load_policy(args.file or settings.policy.file or EXAMPLE_FILE)
+    known = {*policy.actions, *get_args(ActionType)}
+    if args.action not in known:
+        say(
+            f"{args.action!r} is not an action type{did_you_mean(args.action, known)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+        return 2
     if bad := [p for p in args.param if "=" not in p]:
         print(f"incident-copilot: --param takes KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
         return 2
@@ -87,10 +103,19 @@ def run_policy(args: argparse.Namespace) -> int:
         args.action, args.service, args.environment, args.namespace, args.replica_change, params
     )
     decision = decide(policy, action, args.budget, args.novel)
+    ok, why = may_approve(policy, action, decision, args.user, args.requester or "someone-else", args.groups)
+    if args.json:
+        print(json.dumps({
+            "action": args.action, "service": args.service, "level": decision.level,
+            "written": decision.written, "reasons": decision.reasons, "user": args.user,
+            "may_approve": ok, "why": why,
+            "approvals_needed": decision.approvals_needed if decision.level == "act" else 0,
+            "policy": str(policy.source), "sha256": policy.sha256,
+        }))  # fmt: skip
+        return 0
     print(f"{args.action} on {args.service}: {decision.level} (the policy says {decision.written})")
     for reason in decision.reasons:
         print(f"  - {reason}")
-    ok, why = may_approve(policy, action, decision, args.user, args.requester or "someone-else", args.groups)
     print(f"{args.user} {'may' if ok else 'may not'} approve: {why}")
     if decision.level == "act":
         print(f"approvals needed: {decision.approvals_needed}")
@@ -116,8 +141,22 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     handle = connect(settings.redis)
     try:
+        count = 0
         for entry in audit.export(handle.client, args.since):
-            print(json.dumps(entry))
+            print(json.dumps({key: _decoded(value) for key, value in entry.items()}, ensure_ascii=False))
+            count += 1
     finally:
         handle.close()
+    if count == 0:
+        say(f"no audit entries{f' since {args.since.isoformat()}' if args.since else ''}")
     return 0
+
+
+def _decoded(value: str) -> Any:
+    """A field the trail stored as JSON (an object or a list) as that JSON, not as a string of it."""
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value

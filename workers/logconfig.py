@@ -90,7 +90,10 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("urllib3", "slack_sdk.web.base_client", "waitress.queue"):
+    for noisy in (
+        "urllib3", "slack_sdk.web.base_client", "waitress.queue", "httpx", "httpcore", "openai",
+        "botocore", "boto3", "kubernetes", "bm25s",
+    ):  # fmt: skip
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -121,12 +123,33 @@ class EmbeddedRedis:
                 probe.shutdown(save=self.persist, nosave=not self.persist)
 
     def stop(self) -> None:
-        """Stop the server whoever is connected (the demo and tests own theirs)."""
+        """Stop the server whoever is connected (the demo and tests own theirs); a server that does
+        not shut down when asked (a busy machine, a hung client) is killed by its pid file."""
+        pid = self._pid()
         with contextlib.suppress(redis.RedisError), contextlib.closing(_client(self.url)) as probe:
             probe.shutdown(nosave=True)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30
         while self.socket.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
+        if pid is not None and _is_redis_server(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            self.socket.unlink(missing_ok=True)
+
+    def _pid(self) -> int | None:
+        try:
+            return int((self.directory / "redis.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
+def _is_redis_server(pid: int) -> bool:
+    """Whether `pid` is still a live redis-server (not a reused pid, not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return "(redis-server)" in stat and stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @dataclass

@@ -14,8 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.worker_watch import watch_placeholder
 from workers import metrics
 from workers.errors import UserInputError
+from workers.liveness import unserved, workers_by_queue
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
 from workers.queue import enqueue_postmortem, enqueue_triage
@@ -145,13 +147,14 @@ def _triage(
         requested_at=now,
     )
     try:
-        enqueue_triage(deps.redis, request)
+        job = enqueue_triage(deps.redis, request)
         deps.incidents.record_triage(incident.id, run_id, board_ts)
     except redis.RedisError:
         fail_text, fail_blocks = blocks.failure(run_id, "my job queue (Redis) is unreachable")
         client.chat_update(channel=channel_id, ts=board_ts, text=fail_text, blocks=fail_blocks)
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
         return "redis_down"
+    watch_placeholder(client, deps.redis, job, channel_id, board_ts, run_id)
     return "enqueued"
 
 
@@ -230,16 +233,28 @@ def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: st
     try:
         incident = deps.incidents.current_for(command["channel_id"])
         runs = deps.incidents.triages(incident.id) if incident else []
+        workers = workers_by_queue(deps.redis)
     except redis.RedisError:
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
         return "redis_down"
     if incident is None:
-        respond(text="No incident is open in this channel. `/triage` opens one.", response_type="ephemeral")
+        respond(
+            text=f"No incident is open in this channel. `/triage` opens one.\n{_workers_line(workers)}",
+            response_type="ephemeral",
+        )
         return "status"
     lines = [
         f"*Incident* `{incident.id}`: {incident.status}",
         f"Opened {incident.started_at:%Y-%m-%d %H:%M} UTC by <@{incident.requester}>",
         f"Triage runs: {len(runs)}" + (f" (latest `{runs[-1][0]}`)" if runs else ""),
+        _workers_line(workers),
     ]
     respond(text="\n".join(lines), response_type="ephemeral")
     return "status"
+
+
+def _workers_line(counts: dict[str, int]) -> str:
+    served = ", ".join(f"{queue} {n}" for queue, n in counts.items())
+    if missing := unserved(counts):
+        return f":warning: Workers: {served}. No worker serves {', '.join(missing)}: those jobs wait."
+    return f"Workers: {served}"

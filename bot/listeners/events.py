@@ -22,6 +22,7 @@ IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "message_del
 def register(app: App) -> None:
     app.event(ids.MESSAGE_EVENT)(handle_message)
     app.event(ids.CHANNEL_ARCHIVE_EVENT)(handle_archive)
+    app.event(ids.GROUP_ARCHIVE_EVENT)(handle_archive)
 
 
 def handle_archive(event: dict[str, Any], context: BoltContext) -> None:

@@ -128,15 +128,16 @@ class WebApi:
 
     def conversations_info(self, args: Args) -> dict[str, Any]:
         channel = self._channel(args)
+        self._granted(channel, "groups:read")
         return {
             "channel": {
                 "id": channel.id,
                 "name": channel.name,
                 "name_normalized": channel.name,
-                "is_channel": True,
-                "is_group": False,
+                "is_channel": not channel.is_private,
+                "is_group": channel.is_private,
                 "is_im": False,
-                "is_private": False,
+                "is_private": channel.is_private,
                 "is_archived": channel.is_archived,
                 "is_general": False,
                 "is_member": channel.is_member,
@@ -269,9 +270,15 @@ class WebApi:
     def _readable_channel(self, args: Args) -> Channel:
         """A channel whose messages the bot may read: a bot token only sees channels it is in."""
         channel = self._channel(args)
+        self._granted(channel, "groups:history")
         if not channel.is_member:
             raise ApiError("not_in_channel")
         return channel
+
+    def _granted(self, channel: Channel, private_scope: str) -> None:
+        """Slack answers ``missing_scope`` for a private channel when the token lacks its groups scope."""
+        if channel.is_private and private_scope not in self.state.scopes:
+            raise ApiError("missing_scope")
 
     def _content(self, args: Args) -> Message:
         """The text, blocks and attachments given for a message, checked the way Slack checks them."""

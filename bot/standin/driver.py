@@ -153,9 +153,10 @@ class SlackDriver:
         ts: str,
         *,
         thread_ts: str | None = None,
+        channel_type: str = "channel",
         **signing: Unpack[Signing],
     ) -> DriverResponse:
-        """Send a ``message`` event for a person's message in a public channel."""
+        """Send a ``message`` event for a person's message (``channel_type`` "group": a private channel)."""
         event = {
             "type": "message",
             "channel": channel,
@@ -163,7 +164,7 @@ class SlackDriver:
             "text": text,
             "ts": ts,
             "event_ts": ts,
-            "channel_type": "channel",
+            "channel_type": channel_type,
             "team": self.team_id,
         }
         if thread_ts is not None:

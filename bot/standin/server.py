@@ -204,7 +204,8 @@ class SlackStandIn:
         except ApiError as error:
             body = error.body()
         self._record(Call(method, args, status, body))
-        return _Answer.json(status, body)
+        granted = (("X-OAuth-Scopes", ",".join(self.state.scopes)),) if body.get("ok") else ()
+        return _Answer.json(status, body, granted)
 
     def _connections_open(self, _args: Args) -> dict[str, Any]:
         assert self.socket_mode is not None

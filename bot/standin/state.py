@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.manifest import scopes
+
 Message = dict[str, Any]
 
 
@@ -31,13 +33,15 @@ class User:
 
 @dataclass
 class Channel:
-    """A public channel; ``is_member`` says whether the bot has joined it."""
+    """A channel; ``is_member`` says whether the bot has joined it, ``is_private`` whether it is a
+    private channel (reading it takes the ``groups:*`` scopes)."""
 
     id: str
     name: str
     is_member: bool = True
     is_archived: bool = False
     created: int = 0
+    is_private: bool = False
 
 
 def ts_key(ts: str) -> tuple[int, int]:
@@ -73,6 +77,7 @@ class Workspace:
         self._responses: list[Message] = []
         self._last_micros = 0
         self._usergroups: dict[str, dict[str, Any]] = {}
+        self.scopes: list[str] = scopes()  # what the bot token was granted (X-OAuth-Scopes)
         self.add_user(self.bot_user_id, self.bot_name, self.bot_name, is_bot=True)
 
     # -- seeding -----------------------------------------------------------------------------------
@@ -84,10 +89,18 @@ class Workspace:
         with self.lock:
             self._users[id] = User(id, name, real_name, tz, is_bot)
 
-    def add_channel(self, id: str, name: str, is_member: bool = True, *, is_archived: bool = False) -> None:
-        """Add (or replace) a public channel."""
+    def add_channel(
+        self,
+        id: str,
+        name: str,
+        is_member: bool = True,
+        *,
+        is_archived: bool = False,
+        is_private: bool = False,
+    ) -> None:
+        """Add (or replace) a public channel, or a private one."""
         with self.lock:
-            self._channels[id] = Channel(id, name, is_member, is_archived, created=int(time.time()))
+            self._channels[id] = Channel(id, name, is_member, is_archived, int(time.time()), is_private)
             self._messages.setdefault(id, [])
 
     def add_message(

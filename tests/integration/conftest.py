@@ -14,10 +14,11 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from bot.localstack import LocalStack
+from bot.localstack import PATIENCE, LocalStack
 from workers.queue import ALL_QUEUES
 
 _channels = itertools.count(1)
+__all__ = ["PATIENCE"]  # re-exported: the cap of every wait for something that must happen
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def is_answer(message: dict[str, Any]) -> bool:
     return any(b.get("type") == "header" for b in message.get("blocks") or [])
 
 
-def wait_answer(stack: LocalStack, channel: str, timeout: float = 20) -> dict[str, Any]:
+def wait_answer(stack: LocalStack, channel: str, timeout: float = PATIENCE) -> dict[str, Any]:
     assert stack.standin.wait_for(lambda: any(is_answer(m) for m in bot_messages(stack, channel)), timeout), (
         f"no answer in {channel}; worker log:\n{stack.log('worker-0')}"
     )

@@ -28,6 +28,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
+from tests.integration.conftest import PATIENCE
 from tests.support.fake_llm import FakeLLM
 from tests.support.prompt_evidence import items_of
 from workers.knowledge.model import IncidentRecord
@@ -250,11 +251,11 @@ class Suite:
         def mine() -> list[dict[str, Any]]:
             return [p for p in ws.response_posts()[before:] if p["user"] == user and p["channel"] == channel]
 
-        ws.wait_for(lambda: bool(mine()), 10)
+        ws.wait_for(lambda: bool(mine()), PATIENCE)
         posts = mine()
         return resp.status, posts[-1].get("text", "") if posts else ""
 
-    def settle(self, proposal: str, timeout: float = 20) -> str:
+    def settle(self, proposal: str, timeout: float = PATIENCE) -> str:
         """Wait until an approved proposal's execution finished; its final state."""
         deadline = time.monotonic() + timeout
         state = ""
@@ -288,7 +289,7 @@ def triage_in_new_channel(
     ws.add_channel(channel, name)
     ws.add_message(channel, "U0BRUNO", said)
     stack.driver().slash_command(text, user_id="U0ALICE", channel_id=channel, channel_name=name)
-    assert ws.wait_for(lambda: answer_in(stack, channel) is not None, 30), stack.log("worker-0")
+    assert ws.wait_for(lambda: answer_in(stack, channel) is not None, PATIENCE), stack.log("worker-0")
     answer = answer_in(stack, channel)
     assert answer is not None
     return answer
@@ -434,7 +435,7 @@ def one_approval_cases(s: Suite) -> None:
     driver = s.stack.driver()
     first = driver.block_action(approve, p, user_id="U0BRUNO", channel_id=ch, message_ts=ans["ts"])
     again = driver.replay_last()
-    s.stack.standin.state.wait_for(lambda: s.proposal(p).get("state") != "proposed", 10)  # acked first
+    s.stack.standin.state.wait_for(lambda: s.proposal(p).get("state") != "proposed", PATIENCE)  # acked first
     s.settle(p)
     s.record(
         "replayed payload (same signed bytes)",

@@ -34,6 +34,7 @@ from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
 from bot.standin.driver import SlackDriver
+from tests.integration.conftest import PATIENCE
 from tests.integration.test_adversarial import (
     SLO,
     Prometheus,
@@ -201,11 +202,11 @@ class Gov:
         if driver is not None:  # a foreign payload gets no answer at all: give it time to (wrongly) arrive
             time.sleep(0.5)
         else:
-            ws.wait_for(lambda: len(ws.response_posts()) > before, 10)
+            ws.wait_for(lambda: len(ws.response_posts()) > before, PATIENCE)
         posts = [p for p in ws.response_posts()[before:] if p["user"] == user]
         return str(posts[-1].get("text", "")) if posts else ""
 
-    def settle(self, pid: str, timeout: float = 20) -> str:
+    def settle(self, pid: str, timeout: float = PATIENCE) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             state = self.proposal(pid).get("state", "")
@@ -540,7 +541,7 @@ def policy_edit_cases(g: Gov) -> None:
     )
     g.policy.write_text(g.policy.read_text().replace("level: suggest", "level: sometimes"))
     said = g.click(ids.PROPOSAL_APPROVE, p2)
-    ready = json.loads(urllib.request.urlopen(f"{g.stack.base_url}/readyz", timeout=10).read())
+    ready = json.loads(urllib.request.urlopen(f"{g.stack.base_url}/readyz", timeout=PATIENCE).read())
     problems = " ".join(ready.get("policy", {}).get("rejected", {}).get("problems", []))
     g.record(
         "invalid edit while lowered",

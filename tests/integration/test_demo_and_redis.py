@@ -6,11 +6,11 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import redis
 
+from bot.localstack import PATIENCE, LocalStack
 from workers.redisconn import connect
 from workers.settings import RedisSettings
 
@@ -19,16 +19,14 @@ ENV_SCRUB = ("REDIS_URL", "SLACK_APP_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL"
 
 def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ENV_SCRUB}
-    started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "demo"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=PATIENCE,
     )
-    elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "#inc-checkout-latency, as the on-call engineer sees it" in out
@@ -63,38 +61,50 @@ def test_demo_replays_the_incident_and_exits_cleanly(tmp_path: Path) -> None:
     assert "- **H1** ✅ confirmed" in draft and "for: Support from Chen Wei" in draft
     assert "## Triplets" in draft and "(verified)" in draft
     assert "Everything stopped." in out
-    assert elapsed < 30
     assert "Traceback" not in done.stderr
 
 
-def _child(embedded_dir: Path, hold_s: float) -> subprocess.Popen[str]:
+def _child(embedded_dir: Path) -> subprocess.Popen[str]:
+    """A process that starts the embedded Redis, prints its URL and lets go when told (a line in)."""
     code = (
-        "import sys, time\n"
+        "import sys\n"
         "from pathlib import Path\n"
         "from workers.redisconn import connect\n"
         "from workers.settings import RedisSettings\n"
         f"h = connect(RedisSettings(url=None, embedded_dir=Path({str(embedded_dir)!r})))\n"
         "h.client.incr('shared-counter'); print(h.embedded.url, flush=True)\n"
-        f"time.sleep({hold_s}); h.close()\n"
+        "sys.stdin.readline(); h.close()\n"
     )
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def test_processes_share_one_embedded_redis_and_the_last_one_out_stops_it(tmp_path: Path) -> None:
     embedded_dir = tmp_path / "state"
-    first = _child(embedded_dir, hold_s=1.5)
-    assert first.stdout is not None
-    url = first.stdout.readline().strip()
-    second = connect(RedisSettings(url=None, embedded_dir=embedded_dir))
+    first = _child(embedded_dir)
+    assert first.stdout is not None and first.stdin is not None
+    second = None
     try:
+        url = first.stdout.readline().strip()
+        second = connect(RedisSettings(url=None, embedded_dir=embedded_dir))
         assert second.embedded is not None and second.embedded.url == url
         assert not second.embedded.started_here  # found the running server, did not start another
         assert int(second.client.get("shared-counter") or 0) == 1
-        assert first.wait(10) == 0
-        first.stdout.close()
+        first.stdin.write("go\n")
+        first.stdin.flush()
+        assert first.wait(PATIENCE) == 0
         assert second.client.ping()  # the starter left; the server stays while we use it
     finally:
-        second.close()
+        if second is not None:
+            second.close()
+        LocalStack.stop_process(first)
+        first.stdin.close()
+        first.stdout.close()
     assert not (embedded_dir / "redis.sock").exists() or not _answers(url)
 
 

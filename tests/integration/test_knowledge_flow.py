@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, new_channel, wait_answer
 from workers.knowledge.ingest import ingest_path
 from workers.knowledge.store import KnowledgeStore
 from workers.slack import ids
@@ -39,7 +39,7 @@ def test_search_answers_ephemerally_with_root_cause_and_fix(make_stack: Callable
         "search certificate expired tls handshake", user_id="U0ALICE", channel_id=channel, channel_name=name
     )
     assert resp.status == 200
-    assert stack.standin.wait_for(lambda: bool(_responses(stack, channel)), 10)
+    assert stack.standin.wait_for(lambda: bool(_responses(stack, channel)), PATIENCE)
     post = _responses(stack, channel)[0]
     assert post["response_type"] == "ephemeral"
     text = str(post["blocks"])
@@ -74,7 +74,7 @@ def test_answer_shows_similar_incidents_and_feedback_is_stored(make_stack: Calla
     )
     assert resp.status == 200
     assert stack.standin.wait_for(
-        lambda: any("Noted" in p.get("text", "") for p in _responses(stack, channel)), 10
+        lambda: any("Noted" in p.get("text", "") for p in _responses(stack, channel)), PATIENCE
     )
     client = redis.Redis.from_url(stack.redis_url)
     try:
@@ -118,7 +118,7 @@ def test_kb_cli_ingest_is_idempotent_and_reports_bad_files(tmp_path: Path) -> No
     cli = [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "kb"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=PATIENCE)
 
     first = run("ingest", str(folder))
     assert "4 created, 0 updated, 0 unchanged, 1 files skipped" in first.stdout, first.stdout + first.stderr

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import bot_messages, new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, bot_messages, new_channel, wait_answer
 from tests.support.fake_llm import FakeLLM, Fault, Reply
 from tests.support.prompt_evidence import fenced_items, items_of
 from workers.slack import ids
@@ -136,7 +136,9 @@ def test_rerun_updates_the_board_in_place_and_clicks_reach_the_timeline(
     first = wait_answer(stack, channel)
     assert ":new: new" in str(first["blocks"])
     _triage(stack, channel, name, "checkout 504s again")
-    assert stack.standin.wait_for(lambda: "*Run* 2" in str(bot_messages(stack, channel)[0]["blocks"]), 20)
+    assert stack.standin.wait_for(
+        lambda: "*Run* 2" in str(bot_messages(stack, channel)[0]["blocks"]), PATIENCE
+    )
     assert len(bot_messages(stack, channel)) == 1  # the same message, not a second wall of text
     second = str(bot_messages(stack, channel)[0]["blocks"])
     assert "`H1` *low*" in second and ":new: new" not in second  # the same hypothesis, same id, unchanged
@@ -148,7 +150,7 @@ def test_rerun_updates_the_board_in_place_and_clicks_reach_the_timeline(
     assert resp.status == 200
     assert stack.standin.wait_for(
         lambda: any("you rejected `H1`" in p.get("text", "") for p in stack.standin.state.response_posts()),
-        10,
+        PATIENCE,
     )
     client = redis.Redis.from_url(stack.redis_url)
     try:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, new_channel, wait_answer
 from tests.integration.test_llm_triage import _answer_from_prompt
 from tests.support.fake_llm import FakeLLM
 from workers.slack import ids
@@ -67,7 +67,7 @@ def test_an_observe_level_action_is_shadowed_and_audited(
     env = {**os.environ, "REDIS_URL": stack.redis_url}
     exported = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "audit", "export"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True, text=True, env=env, timeout=PATIENCE,
     )  # fmt: skip
     assert exported.returncode == 0 and json.loads(exported.stdout.splitlines()[0])["kind"] == "shadowed"
 
@@ -97,7 +97,7 @@ def test_a_malformed_policy_stops_the_worker_with_the_line(tmp_path: Path) -> No
     }
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "worker", "--burst"],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True, text=True, env=env, timeout=PATIENCE,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert f"{policy}:4: actions.restart.level" in done.stderr and "Traceback" not in done.stderr

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import bot_messages, new_channel, wait_answer, wait_until
+from tests.integration.conftest import PATIENCE, bot_messages, new_channel, wait_answer, wait_until
 from tests.support.fake_llm import FakeLLM
 from tests.support.prompt_evidence import items_of
 from workers import audit
@@ -166,7 +166,7 @@ def _summary_message(stack: LocalStack, channel: str) -> dict[str, Any] | None:
 def _uploaded(stack: LocalStack) -> str:
     """The one file the bot uploaded, once its bytes have arrived."""
     ws = stack.standin.state
-    assert ws.wait_for(lambda: len(ws.files()) == 1 and ws.file_content(ws.files()[0]["id"]), 10)
+    assert ws.wait_for(lambda: len(ws.files()) == 1 and ws.file_content(ws.files()[0]["id"]), PATIENCE)
     return (ws.file_content(ws.files()[0]["id"]) or b"").decode()
 
 
@@ -185,7 +185,7 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
     pinned_ts, pinned_texts = _replay(stack, channel, datetime.now(UTC))
     driver = stack.driver()
     driver.slash_command("checkout 504s last 2h", user_id="U0ALICE", channel_id=channel, channel_name=name)
-    answer = wait_answer(stack, channel, timeout=60)
+    answer = wait_answer(stack, channel, timeout=PATIENCE)
     votes = {
         e["value"].split("|")[1]: e
         for b in answer["blocks"]
@@ -210,13 +210,13 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         )
         assert resp.status == 200
     client = _client(stack)
-    assert wait_until(lambda: client.xlen(f"ic:incident:{incident}:timeline") >= 5, 10)
+    assert wait_until(lambda: client.xlen(f"ic:incident:{incident}:timeline") >= 5, PATIENCE)
     rollback = {"action_type": "rollback", "target": "payments-svc"}
     audit.record(client, incident, "denied", by="U0ALICE", action=rollback, reason="requester cannot approve")
     audit.record(client, incident, "executed", by="U0BRUNO", action=rollback, result="succeeded")
 
     driver.slash_command(f"resolve {RESOLUTION}", user_id="U0ALICE", channel_id=channel, channel_name=name)
-    assert stack.standin.wait_for(lambda: _summary_message(stack, channel) is not None, 60), stack.log(
+    assert stack.standin.wait_for(lambda: _summary_message(stack, channel) is not None, PATIENCE), stack.log(
         "worker-0"
     )
     summary = _summary_message(stack, channel)
@@ -260,9 +260,9 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         ids.INCIDENT_RESOLVE, incident, user_id="U0BRUNO", channel_id=channel, message_ts=answer["ts"]
     )
     assert wait_until(
-        lambda: json.loads(client.get(f"ic:postmortem:{incident}") or "{}").get("version") == 2, 30
+        lambda: json.loads(client.get(f"ic:postmortem:{incident}") or "{}").get("version") == 2, PATIENCE
     )
-    assert stack.standin.wait_for(lambda: len(stack.standin.state.files()) == 2, 10)
+    assert stack.standin.wait_for(lambda: len(stack.standin.state.files()) == 2, PATIENCE)
     summaries = [m for m in bot_messages(stack, channel) if "Postmortem draft" in str(m.get("blocks"))]
     assert [m["ts"] for m in summaries] == [summary["ts"]] and "Version 2" in str(summaries[0]["blocks"])
 
@@ -278,17 +278,20 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         message_ts=summary["ts"],
     )
     assert wait_until(
-        lambda: json.loads(client.get(f"ic:kb:record:{incident}") or "{}").get("review") == "reviewed", 10
+        lambda: json.loads(client.get(f"ic:kb:record:{incident}") or "{}").get("review") == "reviewed",
+        PATIENCE,
     )
 
     env = {**os.environ, "REDIS_URL": stack.redis_url}
     cli = [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "kb"]
     shown = subprocess.run(
-        [*cli, "show", incident, "--format", "md"], env=env, capture_output=True, text=True, timeout=60
+        [*cli, "show", incident, "--format", "md"], env=env, capture_output=True, text=True, timeout=PATIENCE
     )
     assert shown.stdout.startswith("# Postmortem: checkout 504s: payments-svc connection pool exhausted")
     assert "| Status | reviewed by <@U0DANA> (version 2) |" in shown.stdout
-    exported = subprocess.run([*cli, "export-triplets"], env=env, capture_output=True, text=True, timeout=60)
+    exported = subprocess.run(
+        [*cli, "export-triplets"], env=env, capture_output=True, text=True, timeout=PATIENCE
+    )
     [row] = [json.loads(line) for line in exported.stdout.splitlines()]
     assert row["record_id"] == incident and row["verified"] is True and row["review"] == "reviewed"
     assert {n["id"]: n["state"] for n in row["decision_tree"]} == {
@@ -299,7 +302,7 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         "search connection pool exhausted retries", user_id="U0BRUNO", channel_id=channel, channel_name=name
     )
     assert stack.standin.wait_for(
-        lambda: any(incident in str(p) for p in stack.standin.state.response_posts()), 10
+        lambda: any(incident in str(p) for p in stack.standin.state.response_posts()), PATIENCE
     )
 
     channel2, name2 = new_channel(stack, prefix="inc-checkout")
@@ -311,7 +314,7 @@ def test_a_300_message_incident_gets_a_full_draft_that_the_next_triage_finds(
         channel_id=channel2,
         channel_name=name2,
     )
-    second = wait_answer(stack, channel2, timeout=60)
+    second = wait_answer(stack, channel2, timeout=PATIENCE)
     similar = [
         b["text"]["text"]
         for b in second["blocks"]
@@ -332,12 +335,12 @@ def test_archiving_the_channel_drafts_the_postmortem_in_the_postmortem_channel(
     ts = stack.standin.state.add_message(channel, "U0ALICE", "queue consumers stuck")
     driver.message_event(channel, "U0ALICE", "queue consumers stuck", ts)
     client = _client(stack)
-    assert wait_until(lambda: client.get(f"ic:channel:{channel}:incident") is not None, 10)
+    assert wait_until(lambda: client.get(f"ic:channel:{channel}:incident") is not None, PATIENCE)
     incident = client.get(f"ic:channel:{channel}:incident")
     stack.standin.state.archive_channel(channel)
     assert driver.event({"type": "channel_archive", "channel": channel, "user": "U0ALICE"}).status == 200
-    assert stack.standin.wait_for(lambda: _summary_message(stack, "C0PMORTEM") is not None, 30), stack.log(
-        "worker-0"
+    assert stack.standin.wait_for(lambda: _summary_message(stack, "C0PMORTEM") is not None, PATIENCE), (
+        stack.log("worker-0")
     )
     posted = str(_summary_message(stack, "C0PMORTEM"))
     assert "Evidence-only draft" in posted and "no LLM is configured" in posted

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import bot_messages, new_channel, wait_until
+from tests.integration.conftest import PATIENCE, bot_messages, new_channel, wait_until
 from tests.support.fake_llm import FakeLLM
 
 PEOPLE = {
@@ -308,9 +308,9 @@ def _check_items(doc: str, mode: str) -> None:
 
 def _draft(stack: LocalStack, version: int) -> str:
     ws = stack.standin.state
-    assert ws.wait_for(lambda: len(ws.files()) == version, 90), stack.log("worker-0")
+    assert ws.wait_for(lambda: len(ws.files()) == version, PATIENCE), stack.log("worker-0")
     file = ws.files()[version - 1]
-    assert ws.wait_for(lambda: bool(ws.file_content(file["id"])), 10)
+    assert ws.wait_for(lambda: bool(ws.file_content(file["id"])), PATIENCE)
     return (ws.file_content(file["id"]) or b"").decode()
 
 
@@ -342,7 +342,7 @@ def test_a_replayed_channel_gives_a_timeline_and_action_items_a_team_would_sign(
     driver = stack.driver()
     driver.slash_command("checkout failing last 2h", user_id="U0ALICE", channel_id=channel, channel_name=name)
     # The Grafana alert has a header block too: wait for the bot's own answer.
-    assert stack.standin.wait_for(lambda: _answered(stack, channel), 90), stack.log("worker-0")
+    assert stack.standin.wait_for(lambda: _answered(stack, channel), PATIENCE), stack.log("worker-0")
     driver.slash_command(f"resolve {RESOLUTION}", user_id="U0ALICE", channel_id=channel, channel_name=name)
     llm_doc = _draft(stack, 1)
     assert "by the LLM from the data" in llm_doc
@@ -390,7 +390,7 @@ def test_a_replayed_channel_gives_a_timeline_and_action_items_a_team_would_sign(
     # One start time everywhere: the summary message's duration is the draft's.
     opened = re.search(r"Incident open (\d+) min", evidence_doc)
     assert opened and wait_until(
-        lambda: f"after {opened.group(1)} min" in str(_summaries(stack, channel)[0].get("blocks")), 10
+        lambda: f"after {opened.group(1)} min" in str(_summaries(stack, channel)[0].get("blocks")), PATIENCE
     )
     assert len(_summaries(stack, channel)) == 1
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import new_channel, wait_answer, wait_until
+from tests.integration.conftest import PATIENCE, new_channel, wait_answer, wait_until
 from tests.support import debian_services
 from tests.support.fake_llm import FakeLLM
 from tests.support.prompt_evidence import items_of
@@ -33,7 +33,7 @@ SILENCE = ActionRequest(
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=PATIENCE) as client:
         yield client
 
 
@@ -44,7 +44,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _silences(url: str) -> list[dict[str, object]]:
-    return list(httpx.get(f"{url}/api/v2/silences", timeout=5).json())
+    return list(httpx.get(f"{url}/api/v2/silences", timeout=PATIENCE).json())
 
 
 def test_silence_round_trip_create_verify_expire(alertmanager: str, http: httpx.Client) -> None:
@@ -145,7 +145,7 @@ def test_approve_silences_and_undo_expires_through_the_bot_and_worker(
         )
         driver = stack.driver()
         driver.slash_command("paging noise", user_id="U0ALICE", channel_id=channel, channel_name=name)
-        answer = wait_answer(stack, channel, timeout=30)
+        answer = wait_answer(stack, channel, timeout=PATIENCE)
     [proposal] = [
         e["value"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]
         if e["action_id"] == ids.PROPOSAL_APPROVE
@@ -154,8 +154,8 @@ def test_approve_silences_and_undo_expires_through_the_bot_and_worker(
     driver.block_action(
         ids.PROPOSAL_APPROVE, proposal, user_id="U0BRUNO", channel_id=channel, message_ts=answer["ts"]
     )
-    assert stack.standin.wait_for(lambda: _thread_buttons(stack, channel, ids.PROPOSAL_UNDO), 30), stack.log(
-        "worker-0"
+    assert stack.standin.wait_for(lambda: _thread_buttons(stack, channel, ids.PROPOSAL_UNDO), PATIENCE), (
+        stack.log("worker-0")
     )
     [created] = [s for s in _silences(alertmanager) if s["id"] not in before]
     assert created["status"] == {"state": "active"}
@@ -166,21 +166,21 @@ def test_approve_silences_and_undo_expires_through_the_bot_and_worker(
         ids.PROPOSAL_UNDO, proposal, user_id="U0ALICE", channel_id=channel, message_ts=answer["ts"]
     )
     assert wait_until(
-        lambda: any("Only the approvers" in str(p) for p in stack.standin.state.response_posts()), 10
+        lambda: any("Only the approvers" in str(p) for p in stack.standin.state.response_posts()), PATIENCE
     )
     assert AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "active"  # not undone by her
     driver.block_action(
         ids.PROPOSAL_UNDO, proposal, user_id="U0BRUNO", channel_id=channel, message_ts=answer["ts"]
     )
     assert wait_until(
-        lambda: AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "expired", 20
+        lambda: AlertmanagerExecutor(alertmanager, http).state(str(created["id"])) == "expired", PATIENCE
     )
     client = redis.Redis.from_url(stack.redis_url, decode_responses=True)
 
     def kinds_now() -> list[str]:
         return [f["kind"] for _id, f in client.xrange("ic:audit") if f.get("proposal") == proposal]
 
-    wait_until(lambda: kinds_now()[-1:] == ["undone"], 10)  # audited once Alertmanager answered
+    wait_until(lambda: kinds_now()[-1:] == ["undone"], PATIENCE)  # audited once Alertmanager answered
     kinds = kinds_now()
     client.close()
     assert kinds[:2] == ["proposed", "approved"] and "executed" in kinds and kinds[-1] == "undone"

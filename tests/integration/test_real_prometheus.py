@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.integration.conftest import PATIENCE
 from tests.support import debian_services
 from workers.policy.decide import ActionRequest, decide
 from workers.policy.governor import Governor
@@ -77,7 +78,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=PATIENCE) as client:
         yield client
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
 from tests.integration.conftest import (
+    PATIENCE,
     bot_messages,
     details_reply,
     is_answer,
@@ -33,6 +33,14 @@ def _started_jobs(stack: LocalStack) -> int:
         client.close()
 
 
+def _queued_jobs(stack: LocalStack) -> int:
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        return Queue(TRIAGE, connection=client, serializer=JSONSerializer).count
+    finally:
+        client.close()
+
+
 def test_worker_killed_mid_job_answers_exactly_once_after_restart(
     make_stack: Callable[..., LocalStack],
 ) -> None:
@@ -41,15 +49,16 @@ def test_worker_killed_mid_job_answers_exactly_once_after_restart(
     stack.standin.delay("conversations.history", 30)  # keeps the job busy mid-flight
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert wait_until(
-        lambda: len(stack.standin.calls_to("conversations.info")) > 0 and _started_jobs(stack) == 1, 10
+        lambda: len(stack.standin.calls_to("conversations.info")) > 0 and _started_jobs(stack) == 1, PATIENCE
     )
     stack.stop_process(stack.workers[0], signal.SIGKILL)
     assert not any(is_answer(m) for m in bot_messages(stack, channel))
 
     stack.standin.delay("conversations.history", 0)
     stack.start_worker()
-    answer = wait_answer(stack, channel, timeout=20)
-    time.sleep(1.0)  # a duplicate, if any, would land by now
+    answer = wait_answer(stack, channel, timeout=PATIENCE)
+    # A duplicate, if any, would come from a job still queued or running: wait until none is left.
+    assert wait_until(lambda: _started_jobs(stack) == 0 and _queued_jobs(stack) == 0, PATIENCE)
     assert [m["ts"] for m in bot_messages(stack, channel)] == [answer["ts"]]
     posts = [c for c in stack.standin.calls_to("chat.postMessage") if c.args.get("channel") == channel]
     assert len(posts) == 2  # the placeholder, edited into the answer, and its one details reply
@@ -62,8 +71,8 @@ def test_sigterm_finishes_the_current_job_then_exits(make_stack: Callable[..., L
     channel, name = new_channel(stack)
     stack.standin.delay("conversations.history", 1.5)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
-    assert wait_until(lambda: _started_jobs(stack) == 1, 10)
-    code = stack.stop_process(stack.workers[0], signal.SIGTERM, timeout=20)
+    assert wait_until(lambda: _started_jobs(stack) == 1, PATIENCE)
+    code = stack.stop_process(stack.workers[0], signal.SIGTERM, timeout=PATIENCE)
     assert code == 0
     assert any(is_answer(m) for m in bot_messages(stack, channel))  # answered before it exited
 
@@ -79,28 +88,25 @@ def test_redis_down_gives_a_clear_ephemeral_error_fast_and_recovers_without_rest
         driver = stack.driver()
         server.stop()
 
-        sent = time.monotonic()
         resp = driver.slash_command("last 5m", user_id="U0ALICE", channel_id=channel, channel_name=name)
-        assert resp.status == 200
+        assert resp.status == 200  # acked, not left to Slack's timeout (how fast: bench_triage_ack.py)
         assert stack.standin.wait_for(
-            lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), 3
+            lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), PATIENCE
         )
-        told_after = time.monotonic() - sent
-        assert told_after < 3.0, told_after
         post = next(p for p in stack.standin.state.response_posts() if p["channel"] == channel)
         assert post["response_type"] == "ephemeral"
         assert "can't reach my job queue (Redis)" in post["text"] and "nothing was queued" in post["text"]
         assert bot_messages(stack, channel) == []
         try:
-            urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=3)
+            urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=PATIENCE)
             raise AssertionError("readyz should fail while Redis is down")
         except urllib.error.HTTPError as exc:
             assert exc.code == 503
 
         server.ensure_running()  # Redis comes back on the same socket; nothing is restarted
-        stack.wait_ready(timeout=10)
+        stack.wait_ready(timeout=PATIENCE)
         driver.slash_command("last 5m", user_id="U0ALICE", channel_id=channel, channel_name=name)
-        wait_answer(stack, channel, timeout=20)
+        wait_answer(stack, channel, timeout=PATIENCE)
         assert stack.bot is not None and stack.bot.poll() is None
         assert all(w.poll() is None for w in stack.workers)
     finally:
@@ -132,7 +138,7 @@ def test_messages_in_incident_channels_are_kept_once_per_event(stack: LocalStack
                 for _id, fields in client.xrange(f"ic:incident:{pointer.decode()}:messages")
             ]
 
-        assert wait_until(lambda: len(stored(channel)) == 1, 5)
+        assert wait_until(lambda: len(stored(channel)) == 1, PATIENCE)
         assert stored(channel)[0]["text"] == "db pool saturated"
         assert stored(quiet) == []
         assert body.status == 200

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, new_channel, wait_answer
 from tests.support.fake_llm import FakeLLM
 from tests.support.prompt_evidence import items_of
 from tests.support.secrets_gen import KINDS
@@ -173,7 +173,7 @@ def test_no_run_of_any_secret_leaves_the_worker(
         "orders failing last 30m", user_id="U0ALICE", channel_id=channel, channel_name=name
     )
     assert resp.status == 200
-    answer = wait_answer(stack, channel, timeout=90)
+    answer = wait_answer(stack, channel, timeout=PATIENCE)
     assert "LLM `gpt-4o-mini`" in str(answer["blocks"])  # the model answered: its echo reached Slack
     captured = _captured(stack, llm)
     runs = {p[i : i + RUN]: kind for kind, ps in parts.items() for p in ps for i in range(len(p) - RUN + 1)}

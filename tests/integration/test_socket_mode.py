@@ -10,18 +10,20 @@ from collections.abc import Callable
 import pytest
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import bot_messages, new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, bot_messages, new_channel, wait_answer
 
 
 def test_triage_over_socket_mode(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack(socket_mode=True)
     server = stack.standin.socket_mode
-    assert server is not None and server.wait_connected(10)
-    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
-        assert json.loads(r.read()) == {"ready": True, "redis": True, "slack_socket": True}
+    assert server is not None and server.wait_connected(PATIENCE)
+    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=PATIENCE) as r:
+        ready = json.loads(r.read())
+    assert (ready["ready"], ready["redis"], ready["slack_socket"]) == (True, True, True)
+    assert ready["workers"] == {"triage": 1, "postmortem": 1, "actions": 1} and ready["unserved_queues"] == []
     post = urllib.request.Request(f"{stack.base_url}/slack/events", data=b"{}", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:  # no HTTP events endpoint in Socket Mode
-        urllib.request.urlopen(post, timeout=2)
+        urllib.request.urlopen(post, timeout=PATIENCE)
     assert refused.value.code == 404
     refused.value.close()
 
@@ -31,15 +33,15 @@ def test_command_is_acked_over_the_socket_and_answered_in_place(
 ) -> None:
     stack = make_stack(socket_mode=True)
     server = stack.standin.socket_mode
-    assert server is not None and server.wait_connected(10)
+    assert server is not None and server.wait_connected(PATIENCE)
     channel, name = new_channel(stack)
     fields = stack.driver().command_fields(
         "last 10m", user_id="U0ALICE", channel_id=channel, channel_name=name
     )
-    ack = server.send("slash_commands", fields, timeout=3)
+    ack = server.send("slash_commands", fields, timeout=PATIENCE)
     assert ack is not None and "envelope_id" in ack
     answer = wait_answer(stack, channel)
     assert len(bot_messages(stack, channel)) == 1 and answer["text"].startswith(f"Triage: #{name}")
 
-    help_ack = server.send("slash_commands", {**fields, "text": "help"}, timeout=3)
+    help_ack = server.send("slash_commands", {**fields, "text": "help"}, timeout=PATIENCE)
     assert help_ack is not None and "`/triage status`" in help_ack["payload"]["text"]

@@ -11,6 +11,7 @@ import pytest
 from bot.localstack import LocalStack
 from bot.standin.blockkit import validate_blocks
 from tests.integration.conftest import (
+    PATIENCE,
     bot_messages,
     details_reply,
     is_answer,
@@ -107,7 +108,7 @@ def test_not_in_channel_tells_the_user_how_to_invite(stack: LocalStack) -> None:
     channel, name = new_channel(stack, member=False)
     resp = stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert resp.status == 200
-    assert stack.standin.wait_for(lambda: len(stack.standin.state.response_posts()) > 0, 5)
+    assert stack.standin.wait_for(lambda: len(stack.standin.state.response_posts()) > 0, PATIENCE)
     posts = [p for p in stack.standin.state.response_posts() if p["channel"] == channel]
     assert posts and "/invite @incident-copilot" in posts[-1]["text"]
     assert posts[-1].get("response_type") == "ephemeral"
@@ -120,7 +121,7 @@ def test_status_reports_the_incident_and_its_runs(stack: LocalStack) -> None:
     wait_answer(stack, channel)
     driver.slash_command("status", user_id="U0BRUNO", channel_id=channel, channel_name=name)
     assert stack.standin.wait_for(
-        lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), 5
+        lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), PATIENCE
     )
     post = next(p for p in stack.standin.state.response_posts() if p["channel"] == channel)
     assert "*Incident* `INC-" in post["text"] and "Triage runs: 1" in post["text"]
@@ -157,7 +158,7 @@ def test_permanent_failure_is_reported_in_the_channel_with_the_run_id(stack: Loc
     stack.standin.fail("chat.update", "msg_too_long", count=3)  # the first try and both retries
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert stack.standin.wait_for(
-        lambda: any("Triage failed" in (m.get("text") or "") for m in bot_messages(stack, channel)), 20
+        lambda: any("Triage failed" in (m.get("text") or "") for m in bot_messages(stack, channel)), PATIENCE
     )
     message = bot_messages(stack, channel)[0]
     assert message["text"] == "Triage failed: Slack refused the answer. Nothing else was changed."
@@ -166,9 +167,9 @@ def test_permanent_failure_is_reported_in_the_channel_with_the_run_id(stack: Loc
 
 
 def test_health_endpoints(stack: LocalStack) -> None:
-    with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=2) as r:
+    with urllib.request.urlopen(f"{stack.base_url}/healthz", timeout=PATIENCE) as r:
         assert r.status == 200
-    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=2) as r:
+    with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=PATIENCE) as r:
         assert r.status == 200 and b'"redis": true' in r.read()
 
 
@@ -176,7 +177,7 @@ def test_metrics_show_commands_ack_latency_jobs_and_queue_depth(stack: LocalStac
     channel, name = new_channel(stack)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     wait_answer(stack, channel)
-    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=5) as resp:
+    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=PATIENCE) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain")
         text = resp.read().decode()
     assert re.search(r'incident_copilot_commands_total\{outcome="enqueued",sub="triage"\} [1-9]', text)

@@ -15,7 +15,7 @@ import redis
 
 from bot.localstack import LocalStack
 from tests.evals.triage.build import build_kb
-from tests.integration.conftest import new_channel, wait_answer
+from tests.integration.conftest import PATIENCE, new_channel, wait_answer
 from workers.knowledge.ingest import ingest_path
 from workers.knowledge.service import KnowledgeDeps
 from workers.settings import LLMSettings
@@ -99,7 +99,7 @@ def test_cli_and_slash_command_give_the_same_hypotheses_and_novelty(
             sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "triage", "orders failing last 30m",
             "--logs", str(logs), "--service", "orders-api", "--channel", str(messages), "--json",
         ],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env, capture_output=True, text=True, timeout=PATIENCE,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     cli = json.loads(done.stdout)

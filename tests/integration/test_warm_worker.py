@@ -12,7 +12,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import PATIENCE, wait_until
 from workers.queue import TRIAGE
 
 SOURCES = """default_service: shop
@@ -51,7 +51,9 @@ def test_a_forked_job_finds_every_source_client_loaded(
     try:
         queue = Queue(TRIAGE, connection=client, serializer=JSONSerializer)
         job = queue.enqueue_call("tests.support.horse_probe.loaded", args=[PRELOADED], result_ttl=600)
-        done = wait_until(lambda: job.get_status(refresh=True) in (JobStatus.FINISHED, JobStatus.FAILED), 60)
+        done = wait_until(
+            lambda: job.get_status(refresh=True) in (JobStatus.FINISHED, JobStatus.FAILED), PATIENCE
+        )
         assert done and job.get_status() == JobStatus.FINISHED, stack.log("worker-0")
         found = Job.fetch(job.id, connection=client, serializer=JSONSerializer).return_value()
     finally:

@@ -94,7 +94,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=60) as client:
         yield client
 
 
@@ -134,11 +134,11 @@ def test_a_failing_endpoint_is_a_failed_outcome_with_its_status_and_body(
 def test_the_receiver_rejects_a_tampered_body_a_wrong_secret_and_a_stale_timestamp(
     receiver: Receiver,
 ) -> None:
-    with httpx.Client(transport=Tampering(), timeout=5) as tampered:
+    with httpx.Client(transport=Tampering(), timeout=60) as tampered:
         outcome = WebhookExecutor(receiver.url, SECRET, tampered).execute(RUN)
     assert outcome.detail == 'runbook endpoint answered HTTP 401: {"error": "bad signature"}'
     assert not outcome.ok
-    with httpx.Client(timeout=5) as http:
+    with httpx.Client(timeout=60) as http:
         assert not WebhookExecutor(receiver.url, b"not-the-shared-secret", http).execute(RUN).ok
         stale = WebhookExecutor(receiver.url, SECRET, http, clock=lambda: time.time() - 600)
         assert "stale timestamp" in stale.execute(RUN).detail

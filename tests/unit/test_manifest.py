@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from bot.listeners import actions, approvals, commands, events
-from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, manifest, render
+from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, PRIVATE_CHANNEL_SCOPES, manifest, render
 from workers.slack import ids
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +49,7 @@ def registered() -> dict[str, list[str]]:
 def test_the_committed_manifest_is_what_the_command_prints() -> None:
     printed = subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", "/dev/null", "manifest", "--url", EXAMPLE_URL],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True, text=True, timeout=180, check=True,
     ).stdout  # fmt: skip
     assert printed == COMMITTED
 
@@ -58,7 +58,11 @@ def test_commands_events_and_buttons_match_the_code() -> None:
     seen, committed = registered(), yaml.safe_load(COMMITTED)
     features, settings = committed["features"], committed["settings"]
     assert [c["command"] for c in features["slash_commands"]] == seen["command"]
-    subscribed = [f"{e}.channels" if e == ids.MESSAGE_EVENT else e for e in seen["event"]]
+    subscribed = [
+        name
+        for e in seen["event"]
+        for name in ([f"{e}.channels", f"{e}.groups"] if e == ids.MESSAGE_EVENT else [e])
+    ]
     assert settings["event_subscriptions"]["bot_events"] == subscribed
     prefixes = ("KB_", "HYP_", "INCIDENT_", "POSTMORTEM_", "PROPOSAL_")
     buttons = {v for k, v in vars(ids).items() if k.startswith(prefixes) and isinstance(v, str)}
@@ -80,7 +84,14 @@ def test_scopes_are_exactly_what_the_code_calls() -> None:
         )
     assert called == set(METHOD_SCOPES), "a Web API method is called without a scope in bot/manifest.py"
     scopes = yaml.safe_load(COMMITTED)["oauth_config"]["scopes"]["bot"]
-    assert sorted(scopes) == sorted({*METHOD_SCOPES.values(), "commands"})
+    assert sorted(scopes) == sorted({*METHOD_SCOPES.values(), *PRIVATE_CHANNEL_SCOPES.values(), "commands"})
+    assert set(PRIVATE_CHANNEL_SCOPES) <= set(METHOD_SCOPES)  # the same methods, on private channels
+    listed = re.search(
+        r"It asks for\s+the least the code uses: (.*?);", (REPO / "README.md").read_text(), re.S
+    )
+    assert listed and re.findall(r"`([a-z:]+)`", listed.group(1)) == sorted(
+        scopes
+    )  # the README says the same
 
 
 def test_socket_mode_manifest_has_no_urls() -> None:

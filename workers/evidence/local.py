@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from workers.errors import UserInputError
 from workers.evidence.digest import Digest, digest_logs
 from workers.evidence.model import LogQuery, SourceResult, TimeWindow
 from workers.evidence.sources.files import FileSource, expand, span
@@ -30,6 +31,9 @@ async def _read(name: str, paths: list[str], window: TimeWindow, max_lines: int)
 async def digest_files(
     text: str, logs: list[str], baseline_paths: list[str], settings: Settings, budget: int | None = None
 ) -> Digest:
+    for flag, patterns in (("--logs", logs), ("--baseline", baseline_paths)):
+        if unmatched := expand(patterns)[1]:
+            raise UserInputError(f"{flag}: no file matches {', '.join(unmatched)}; nothing to triage")
     ev = settings.evidence
     request, text = parse_lines(text)
     logs_span = await asyncio.to_thread(span, logs)

@@ -17,6 +17,7 @@ HYPOTHESIS_VERDICTS = {HYP_SUPPORT: "support", HYP_REJECT: "reject", HYP_NEED_DA
 INCIDENT_RESOLVE = "incident_resolve"
 POSTMORTEM_APPROVE = "postmortem_approve"
 CHANNEL_ARCHIVE_EVENT = "channel_archive"
+GROUP_ARCHIVE_EVENT = "group_archive"  # a private channel archived
 
 # Approve / Deny on an act-level action, Undo on its result; the value is the opaque proposal id.
 PROPOSAL_APPROVE = "proposal_approve"

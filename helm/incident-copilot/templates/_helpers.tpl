@@ -35,13 +35,12 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Settings shared by the bot and the workers: secrets by reference, the rest as plain values. */}}
+{{/* Settings shared by the bot and the workers: secrets by reference, the rest as plain values.
+A secret only one of them uses (the signing secret, the app token) is given in its own template. */}}
 {{- define "ic.env" -}}
 {{- $secret := include "ic.secretName" . -}}
 - name: SLACK_BOT_TOKEN
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: SLACK_BOT_TOKEN}}
-- name: SLACK_SIGNING_SECRET
-  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: SLACK_SIGNING_SECRET, optional: true}}
 - name: OPENAI_API_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: OPENAI_API_KEY, optional: true}}
 {{- if and .Values.redis.bundled.enabled (not .Values.secrets.redisUrl) (not .Values.existingSecret) }}

@@ -236,7 +236,7 @@ def server() -> Iterator[_Server]:
 
 def test_dense_part_comes_from_the_embeddings_endpoint_and_is_cached(server: _Server) -> None:
     with httpx.Client() as http:
-        idx = index_of(embedder=HttpEmbedder(server.url, "emb-1", "sk-test", http=http, timeout_s=5))
+        idx = index_of(embedder=HttpEmbedder(server.url, "emb-1", "sk-test", http=http, timeout_s=60))
         first = idx.search("memory limit exceeded, pods restarting")
         assert first[0].record_id == "INC-2"
         assert first[0].parts["dense"] > 0 and first[0].dense_skipped == ""
@@ -249,7 +249,7 @@ def test_dense_part_comes_from_the_embeddings_endpoint_and_is_cached(server: _Se
 
 def test_a_failing_embeddings_endpoint_skips_the_dense_part_and_says_so(server: _Server) -> None:
     server.status = 500
-    idx = index_of(embedder=HttpEmbedder(server.url, "emb-1", None, timeout_s=5))
+    idx = index_of(embedder=HttpEmbedder(server.url, "emb-1", None, timeout_s=60))
     matches = idx.search("pods keep getting OOMKilled, memory limit exceeded")
     assert matches[0].record_id == "INC-2"
     assert matches[0].parts["dense"] == 0.0

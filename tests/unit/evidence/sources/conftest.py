@@ -87,7 +87,7 @@ class Servers:
 
     def hang(self, handler: Handler, body: bytes) -> None:
         """Never answer (until the test is over)."""
-        self._release.wait(30)
+        self._release.wait(120)
 
     def close(self) -> None:
         self._release.set()
@@ -107,7 +107,7 @@ def servers() -> Iterator[Servers]:
 
 @pytest_asyncio.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=60) as client:
         yield client
 
 

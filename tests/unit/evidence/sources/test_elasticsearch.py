@@ -67,6 +67,7 @@ def _doc(i: int, at: datetime, **fields: Any) -> dict[str, Any]:
 
 
 def source(url: str, http: httpx.AsyncClient | None, **options: Any) -> ElasticsearchSource:
+    options.setdefault("timeout_s", 120)  # generous: a busy machine is not what these tests measure
     return ElasticsearchSource("es", url, "logs-app", 'service:"{service}"', http=http, **options)
 
 

@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         log = pod.previous_log if params.get("previous") == "true" else pod.log
         if isinstance(log, str):  # HANG
-            self.server.release.wait(10)
+            self.server.release.wait(120)
             return
         if isinstance(log, int):
             self._status(log, {403: "Forbidden", 404: "NotFound"}[log])
@@ -229,13 +229,13 @@ async def test_failing_and_hanging_pods_become_notes_per_pod(
     api_server: _ApiServer, api_client: kubernetes.client.ApiClient
 ) -> None:
     api_server.pods = [Pod("gone-0", APP, log=404), Pod("slow-0", APP, log=HANG)]
-    source = KubernetesSource("k8s", "shop", "app={service}", api_client=api_client, timeout_s=0.5)
+    source = KubernetesSource("k8s", "shop", "app={service}", api_client=api_client, timeout_s=5)
 
     result = await source.fetch(QUERY)
 
     assert (result.status, result.lines) == ("error", [])
-    assert result.note == "pod gone-0/app: HTTP 404 Not Found; pod slow-0/app: timeout after 0.5 s"
-    assert result.elapsed_s < 2
+    assert result.note == "pod gone-0/app: HTTP 404 Not Found; pod slow-0/app: timeout after 5 s"
+    assert result.elapsed_s < 60  # cut by its timeout, not by the server's 120 s hang
 
 
 @pytest.mark.asyncio
@@ -249,7 +249,7 @@ async def test_api_server_down_is_an_error_note() -> None:
 
     assert (result.status, result.lines) == ("error", [])
     assert result.note == "listing pods: cannot connect to the API server"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # no waiting out retries and timeouts
 
 
 @pytest.mark.asyncio

@@ -1,0 +1,1 @@
+"""Action policies, shipped in the package: `default.yaml` is the annotated example."""
