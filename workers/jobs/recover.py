@@ -1,0 +1,78 @@
+"""Finding jobs that a killed worker took off the queue before RQ recorded it running them.
+
+RQ pops a job (BLPOP, or BLMOVE into an intermediate list) and only then adds it to the started
+registry; a worker SIGKILLed in between leaves a job that is queued by status and in no list or
+registry, so nothing would ever run it. Every job we enqueue is kept in `TRACKED` until it ends;
+a maintenance pass requeues one that has been in that state for `GRACE_S` (the gap is
+milliseconds for a live worker). Jobs in the started registry are RQ's to recover (a dead work
+horse on this host, or an expired heartbeat elsewhere: see `workers.worker`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+import structlog
+from rq import Queue
+from rq.job import JobStatus
+
+from workers.redisconn import as_text
+
+log = structlog.get_logger(__name__)
+TRACKED = "ic:jobs:tracked"  # job id → when it was enqueued
+MISSING = "ic:jobs:missing"  # job id → when a pass first found it queued yet nowhere
+GRACE_S = 5.0
+_LIVE = {s.value for s in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED)}
+
+
+def track(client: redis.Redis, job_id: str) -> None:
+    client.zadd(TRACKED, {job_id: time.time()})
+
+
+def requeue_stranded(client: redis.Redis, now: float | None = None) -> list[str]:
+    """Requeue (at the head of their queue) jobs stranded between the queue and the started
+    registry for longer than `GRACE_S`; forget jobs that ended. Returns the ids requeued."""
+    now = time.time() if now is None else now
+    ids = [as_text(j) for j in client.zrange(TRACKED, 0, -1) if isinstance(j, bytes | str)]
+    if not ids:
+        return []
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(f"rq:job:{job_id}", "status", "origin")
+        states = pipe.execute()
+    requeued: list[str] = []
+    for job_id, (status, origin) in zip(ids, states, strict=True):
+        status, queue = as_text(status), as_text(origin)
+        if status not in _LIVE:
+            client.zrem(TRACKED, job_id)
+            client.hdel(MISSING, job_id)
+        elif status == JobStatus.QUEUED.value and not _somewhere(client, job_id, queue):
+            first = client.hget(MISSING, job_id)
+            if first is None:
+                client.hset(MISSING, job_id, now)
+            elif now - float(first) >= GRACE_S and _requeue(client, job_id, queue):
+                requeued.append(job_id)
+        else:
+            client.hdel(MISSING, job_id)
+    if requeued:
+        log.warning("requeued jobs a stopped worker had taken off the queue", jobs=requeued)
+    return requeued
+
+
+def _somewhere(client: redis.Redis, job_id: str, queue: str) -> bool:
+    """In its queue, RQ's intermediate list after a BLMOVE, or the started registry."""
+    q = Queue(queue, connection=client)
+    return (
+        client.lpos(q.key, job_id) is not None
+        or client.lpos(q.intermediate_queue_key, job_id) is not None
+        or job_id in q.started_job_registry.get_job_ids(cleanup=False)
+    )
+
+
+def _requeue(client: redis.Redis, job_id: str, queue: str) -> bool:
+    """Put the job back unless someone else just did (the MISSING entry is the claim)."""
+    if not client.hdel(MISSING, job_id):
+        return False
+    client.lpush(Queue(queue, connection=client).key, job_id)
+    return True
