@@ -2,10 +2,9 @@
 
 RQ's own loop retries only while waiting for a job; a heartbeat, a state change, a maintenance pass
 or the bookkeeping around a job that meets a dead Redis ends the worker ("unhandled exception,
-quitting"). Here each of those logs and carries on; a job whose bookkeeping failed is left where
-Redis last saw it, and is recovered once Redis is back (see `workers.worker` and
-`workers.jobs.recover`). The worker then waits for Redis with exponential backoff before it takes
-the next job.
+quitting"). Here each of those logs and carries on; a job whose bookkeeping failed is settled
+once Redis is back (`workers.jobs.recover.settle_interrupted`: retried, failed visibly, or put
+back on its queue), the worker waiting for Redis with exponential backoff before its next job.
 """
 
 from __future__ import annotations
@@ -17,6 +16,8 @@ import redis
 import structlog
 from rq import Queue, Worker
 from rq.job import Job
+
+from workers.jobs.recover import settle_interrupted
 
 log = structlog.get_logger(__name__)
 OUTAGE_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -85,9 +86,13 @@ class OutageTolerantWorker(Worker):
         except OUTAGE_ERRORS as exc:
             self._outage("job bookkeeping", exc)
             waited = wait_for_redis(self.connection, lambda: self._stop_requested)
-            log.warning("Redis is back; the job is recovered by the next maintenance pass",
-                        worker=self.name, job_id=job.id, waited_s=round(waited, 1))  # fmt: skip
-            self.last_cleaned_at = None  # run that pass now
+            self._horse_pid = 0
+            try:
+                done = settle_interrupted(self.connection, job.id, queue.name)
+            except redis.RedisError as again:  # gone again: the stranded-job check finds it later
+                done = f"left for the maintenance pass ({again!r})"
+            log.warning("Redis is back; the interrupted job was settled", worker=self.name,
+                        job_id=job.id, waited_s=round(waited, 1), outcome=done)  # fmt: skip
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)

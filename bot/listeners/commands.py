@@ -136,6 +136,9 @@ def _triage(
         if not is_transient(exc.response.status_code):
             raise
         board_ts = ""  # Slack is rate-limiting or failing: the worker posts the placeholder later
+    except redis.RedisError:  # reading the incident's board: nothing was posted or queued yet
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
     request = TriageRequest(
         run_id=run_id,
         incident_id=incident.id,

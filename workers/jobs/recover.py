@@ -4,7 +4,8 @@ RQ pops a job (BLPOP, or BLMOVE into an intermediate list) and only then adds it
 registry; a worker SIGKILLed in between leaves a job that is queued by status and in no list or
 registry, so nothing would ever run it. Every job we enqueue is kept in `TRACKED` until it ends;
 a maintenance pass requeues one that has been in that state for `GRACE_S` (the gap is
-milliseconds for a live worker). Jobs in the started registry are RQ's to recover (a dead work
+milliseconds for a live worker). A worker that lost Redis around a job settles it itself once
+Redis is back (`settle_interrupted`). Jobs in the started registry are RQ's to recover (a dead work
 horse on this host, or an expired heartbeat elsewhere: see `workers.worker`).
 """
 
@@ -16,6 +17,8 @@ import redis
 import structlog
 from rq import Queue
 from rq.job import JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
 
 from workers.redisconn import as_text
 
@@ -47,7 +50,7 @@ def requeue_stranded(client: redis.Redis, now: float | None = None) -> list[str]
         if status not in _LIVE:
             client.zrem(TRACKED, job_id)
             client.hdel(MISSING, job_id)
-        elif status == JobStatus.QUEUED.value and not _somewhere(client, job_id, queue):
+        elif _stranded(client, job_id, status, queue):
             first = client.hget(MISSING, job_id)
             if first is None:
                 client.hset(MISSING, job_id, now)
@@ -60,19 +63,51 @@ def requeue_stranded(client: redis.Redis, now: float | None = None) -> list[str]
     return requeued
 
 
+def settle_interrupted(client: redis.Redis, job_id: str, queue: str) -> str:
+    """Once Redis is back, a job whose worker lost Redis around its run (its work horse is gone):
+    run but not recorded as ended → handed to RQ's abandoned-job handling (retried, or failed and
+    reported); never started → its execution record dropped and the job put back at the head of its
+    queue. Returns what was done."""
+    registry = _started(client, queue)
+    mine = [f"{j}:{e}" for j, e in registry.get_job_and_execution_ids(cleanup=False) if j == job_id]
+    status = as_text(client.hget(f"rq:job:{job_id}", "status"))
+    if status == JobStatus.STARTED.value and mine:
+        client.zadd(registry.key, dict.fromkeys(mine, 0), xx=True)
+        registry.cleanup()
+        return "abandoned"
+    if status in (JobStatus.QUEUED.value, JobStatus.STARTED.value):
+        if mine:
+            client.zrem(registry.key, *mine)
+        if not _somewhere(client, job_id, queue):
+            client.hset(f"rq:job:{job_id}", "status", JobStatus.QUEUED.value)
+            client.lpush(Queue(queue, connection=client).key, job_id)
+            return "requeued"
+    return "untouched"
+
+
+def _stranded(client: redis.Redis, job_id: str, status: str, queue: str) -> bool:
+    """Queued but in no list, or started but with no execution record: nothing will ever run it."""
+    if status == JobStatus.QUEUED.value:
+        return not _somewhere(client, job_id, queue)
+    if status == JobStatus.STARTED.value:
+        started = _started(client, queue).get_job_and_execution_ids(cleanup=False)
+        return all(j != job_id for j, _e in started)
+    return False
+
+
+def _started(client: redis.Redis, queue: str) -> StartedJobRegistry:
+    return StartedJobRegistry(queue, connection=client, serializer=JSONSerializer)
+
+
 def _somewhere(client: redis.Redis, job_id: str, queue: str) -> bool:
-    """In its queue, RQ's intermediate list after a BLMOVE, or the started registry."""
+    """Waiting in its queue or RQ's intermediate list (a queued job in the started registry is a
+    half-made execution whose work horse never ran it: not somewhere)."""
     q = Queue(queue, connection=client)
-    return (
-        client.lpos(q.key, job_id) is not None
-        or client.lpos(q.intermediate_queue_key, job_id) is not None
-        or job_id in q.started_job_registry.get_job_ids(cleanup=False)
-    )
+    return client.lpos(q.key, job_id) is not None or client.lpos(q.intermediate_queue_key, job_id) is not None
 
 
 def _requeue(client: redis.Redis, job_id: str, queue: str) -> bool:
     """Put the job back unless someone else just did (the MISSING entry is the claim)."""
     if not client.hdel(MISSING, job_id):
         return False
-    client.lpush(Queue(queue, connection=client).key, job_id)
-    return True
+    return settle_interrupted(client, job_id, queue) == "requeued"
