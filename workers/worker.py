@@ -158,8 +158,8 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
                 worked |= worker.work(burst=burst, with_scheduler=False, logging_level=level)
             except redis.RedisError as exc:  # its start or its teardown met the outage
                 log.warning("worker loop ended by Redis", error=repr(exc))
-            if burst or worker._stop_requested:
-                return worked
+            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+                return worked  # done, or SIGTERM / SIGINT (RQ sets no flag when it stops an idle worker)
             # RQ's loop ended on an error it does not retry: start again once Redis answers.
             log.warning("worker loop ended; restarting it when Redis answers", worker=worker.name)
             wait_for_redis(conn)

@@ -5,6 +5,7 @@ server and Slack stand-in on loopback."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,7 @@ def test_a_busy_worker_rides_out_a_redis_outage(
     again, again_name = new_channel(stack)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=again, channel_name=again_name)
     _one_answer(stack, again, timeout=60)
+    assert stack.stop_process(stack.workers[0], signal.SIGTERM, timeout=20) == 0  # still stops on request
 
 
 def test_a_job_taken_by_a_worker_killed_before_it_ran_is_requeued(
