@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 # blocking pop every WORKER_TTL_S - 15 s); a job whose worker stops heartbeating (every
 # JOB_MONITORING_S) is abandoned HEARTBEAT_GRACE_S later. Together: recovered well within a minute.
 MAINTENANCE_INTERVAL_S = 10
-WORKER_TTL_S = 35
+WORKER_TTL_S = 25
 JOB_MONITORING_S = 5
 HEARTBEAT_GRACE_S = 15
 

@@ -32,13 +32,12 @@ FSYNC_INTERVAL_S = 1.0
 
 
 def kinds(keys: object) -> dict[str, int]:
-    """Counts of the keys that matter: knowledge records, incidents, triage runs, audit streams."""
+    """Counts of the keys that matter: knowledge records, incidents, triage jobs."""
     names = [k.decode() for k in keys]  # type: ignore[attr-defined]
     return {
         "knowledge records": sum(n.startswith("ic:kb:record:") for n in names),
         "incidents": sum(n.startswith("ic:incident:") and n.count(":") == 2 for n in names),
         "triage jobs": sum(n.startswith("rq:job:triage-") for n in names),
-        "audit streams": sum(n.endswith(":audit") for n in names),
     }
 
 

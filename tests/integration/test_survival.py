@@ -99,7 +99,7 @@ def test_a_rate_limited_slack_gets_the_true_state_and_one_answer(
     # The bot has read its installation from Slack before (it refuses payloads until it has).
     stack.driver().slash_command("help", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert wait_until(lambda: len(stack.standin.calls_to("auth.test")) > 0, 10)
-    stack.standin.degrade(6, status=429, retry_after=1)
+    stack.standin.degrade(4, status=429, retry_after=1)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert stack.standin.wait_for(
         lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), 15
