@@ -2,13 +2,13 @@
 endpoint), 4 real RQ workers, a real redis-server on a loopback port and the Slack stand-in.
 
 Three scenarios, each on a fresh stack, each command in a channel of its own:
-- redis:   the redis-server is stopped for 10 s mid-run and started again on the same port; the
-           workers are never restarted (they must ride it out);
+- redis:   once 30% of the commands are acknowledged, the redis-server is stopped for 10 s and
+           started again on the same port; the workers are never restarted (they must ride it out);
 - sigkill: all 4 workers are SIGKILLed (with their work horses) three times at random moments.
            Nothing else could run the jobs, so each time 4 new workers are started, as a
            supervisor would; the jobs the dead ones held must be found and finished by them;
-- slack:   every Web API call is answered `ratelimited` (Retry-After: 1) for 10 s, then HTTP 500
-           for 10 s.
+- slack:   once 30% of the commands are acknowledged, every Web API call is answered
+           `ratelimited` (Retry-After: 1) for 10 s, then HTTP 500 for 10 s.
 
 Per scenario it prints how each command ended: answered exactly once, failed visibly with a true
 message (edited into the placeholder, or an ephemeral "nothing was queued" for a run that indeed has
@@ -66,6 +66,7 @@ class Run:
         self.senders = senders
         self.channels = [f"C0X{i:05d}" for i in range(commands)]
         self.statuses: Counter[int] = Counter()
+        self.sent = 0
         self.stack: LocalStack | None = None
 
     def start(self) -> LocalStack:
@@ -98,6 +99,7 @@ class Run:
             )
             with lock:
                 self.statuses[resp.status] += 1
+                self.sent += 1
 
         with ThreadPoolExecutor(max_workers=self.senders) as pool:
             list(pool.map(send, self.channels))
@@ -156,8 +158,15 @@ def wait_progress(run: Run, share: float, timeout: float = 600) -> None:
         time.sleep(0.5)
 
 
+def wait_sent(run: Run, share: float, timeout: float = 600) -> None:
+    """Until `share` of the commands have been acknowledged (so a fault meets commands arriving)."""
+    deadline = time.monotonic() + timeout
+    while run.sent < share * run.commands and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def redis_outage(run: Run, fault_s: float) -> str:
-    wait_progress(run, 0.2)
+    wait_sent(run, 0.3)
     run.redis.stop()
     time.sleep(fault_s)
     run.redis.start()
@@ -179,7 +188,7 @@ def kill_workers(run: Run, fault_s: float) -> str:
 
 def slack_faults(run: Run, fault_s: float) -> str:
     assert run.stack is not None
-    wait_progress(run, 0.2)
+    wait_sent(run, 0.3)
     run.stack.standin.degrade(fault_s, status=429, retry_after=1)
     time.sleep(fault_s)
     run.stack.standin.degrade(fault_s, status=500)
