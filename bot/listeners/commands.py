@@ -158,7 +158,7 @@ def _triage(
             with contextlib.suppress(SlackApiError):
                 client.chat_update(channel=channel_id, ts=board_ts, text=fail_text, blocks=fail_blocks)
         respond(text=UNCONFIRMED.format(run_id=run_id), response_type="ephemeral")
-        return "redis_down"
+        return "unconfirmed"
     if not board_ts:
         respond(text=SLACK_SLOW.format(run_id=run_id), response_type="ephemeral")
         return "enqueued_slack_slow"
