@@ -25,7 +25,7 @@ from workers.redisconn import as_text
 log = structlog.get_logger(__name__)
 TRACKED = "ic:jobs:tracked"  # job id → when it was enqueued
 MISSING = "ic:jobs:missing"  # job id → when a pass first found it queued yet nowhere
-GRACE_S = 5.0
+GRACE_S = 15.0  # milliseconds for a live worker, seconds for a loaded one; a requeue too soon runs it twice
 _LIVE = {s.value for s in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED, JobStatus.STARTED)}
 
 
