@@ -4,7 +4,8 @@ SIGTERM (or Ctrl-C) is a warm shutdown: the current job finishes, then the worke
 whose process died (SIGKILL, OOM) is found by the next worker on the same host at start-up and
 every maintenance pass, and handed to RQ's abandoned-job handling: retried if it is idempotent,
 otherwise failed and reported in the channel. On another host RQ finds it once its heartbeat
-expires.
+expires (20 s after the last one). A job a worker popped and died before starting is requeued
+(`workers.jobs.recover`); a Redis outage is ridden out, not fatal (`workers.outage`).
 """
 
 from __future__ import annotations
