@@ -67,6 +67,7 @@ class Run:
         self.channels = [f"C0X{i:05d}" for i in range(commands)]
         self.statuses: Counter[int] = Counter()
         self.sent = 0
+        self.reasons: Counter[str] = Counter()  # what failed placeholders said (last pass)
         self.stack: LocalStack | None = None
 
     def start(self) -> LocalStack:
@@ -110,6 +111,7 @@ class Run:
 
     def outcomes(self) -> Counter[str]:
         assert self.stack is not None
+        self.reasons.clear()
         told: dict[str, list[dict[str, Any]]] = {}
         for post in self.stack.standin.state.response_posts():
             told.setdefault(str(post.get("channel")), []).append(post)
@@ -126,6 +128,7 @@ class Run:
         if top and is_answer(top[0]):
             return "answered"
         if top and is_failure(top[0]):
+            self.reasons[str(top[0]["text"]).split(". ", 1)[0]] += 1
             return "failed"
         if top:
             return "pending"  # a placeholder: stuck if it stays so
@@ -238,6 +241,8 @@ def scenario(name: str, commands: int, senders: int, fault_s: float, timeout: fl
         f"{ended['refused']}, failed in the placeholder {ended['failed']}; stuck {ended['stuck']}, "
         f"duplicates {ended['duplicate']}, untrue {ended['untrue']}"
     )
+    if run.reasons:
+        print("  failed in the placeholder: " + "; ".join(f"{n} × {r}" for r, n in run.reasons.most_common()))
     print(
         f"  HTTP {dict(sorted(run.statuses.items()))}; workers alive at the end {alive}"
         + (f" (of the original {WORKERS}, none restarted: {survivors})" if name == "redis" else "")
