@@ -18,7 +18,7 @@ from workers.models import TriageRequest
 from workers.queue import enqueue_triage
 
 log = structlog.get_logger(__name__)
-ENQUEUE_DEADLINE_S = 10.0
+ENQUEUE_DEADLINE_S = 15.0
 
 SLACK_SLOW = (
     ":hourglass_flowing_sand: Queued (run id `{run_id}`), but Slack is rate-limiting me or failing "
