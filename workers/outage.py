@@ -43,8 +43,10 @@ class OutageTolerantWorker(Worker):
     """RQ's forking worker whose Redis bookkeeping survives an outage (see the module docstring)."""
 
     _outage_logged = False
+    outage_seen = False  # whether this worker ever met an unreachable Redis
 
     def _outage(self, what: str, exc: BaseException) -> None:
+        self.outage_seen = True
         if not self._outage_logged:
             log.warning("Redis unreachable; carrying on", worker=self.name, during=what, error=repr(exc))
             self._outage_logged = True

@@ -138,6 +138,13 @@ class CopilotWorker(OutageTolerantWorker):
             log.error("reconciling stuck proposals failed", error=repr(exc))
 
 
+def _answers(conn: redis.Redis) -> bool:
+    try:
+        return bool(conn.ping())
+    except redis.RedisError:
+        return False
+
+
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
     rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
@@ -159,9 +166,13 @@ def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, bur
                 worked |= worker.work(burst=burst, with_scheduler=False, logging_level=level)
             except redis.RedisError as exc:  # its start or its teardown met the outage
                 log.warning("worker loop ended by Redis", error=repr(exc))
-            if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
-                return worked  # done, or SIGTERM / SIGINT (RQ sets no flag when it stops an idle worker)
-            # RQ's loop ended on an error it does not retry: start again once Redis answers.
+                worker.outage_seen = True
+            stopped = worker._stop_requested or worker._shutdown_requested_date is not None
+            if burst or stopped or not (worker.outage_seen or not _answers(conn)):
+                # Done, SIGTERM / SIGINT (RQ sets no flag when it stops an idle worker), or an
+                # error that is not Redis going away: exit as RQ would.
+                return worked
+            # RQ's loop ended on an error it does not retry during an outage: start again once Redis answers.
             log.warning("worker loop ended; restarting it when Redis answers", worker=worker.name)
             wait_for_redis(conn)
     finally:
