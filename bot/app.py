@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot import installation, middleware
 from bot.deps import BotDeps
 from bot.listeners import actions, approvals, commands, events
-from workers.slack.client import make_client
+from workers.slack.client import BOT_DEADLINE_S, make_client
 
 
 def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
@@ -26,7 +26,7 @@ def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
     settings = deps.settings
     secret = settings.slack.signing_secret
     app = App(
-        client=client or make_client(settings.slack),
+        client=client or make_client(settings.slack, BOT_DEADLINE_S),
         signing_secret=secret.get_secret_value() if secret else "",
         process_before_response=False,
         listener_executor=ThreadPoolExecutor(

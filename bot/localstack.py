@@ -61,6 +61,7 @@ class LocalStack:
         env: dict[str, str] | None = None,
         log_level: str = "info",
         socket_mode: bool = False,
+        ready_timeout: float = 20.0,
     ) -> None:
         self.workdir = workdir
         self.signing_secret = secrets.token_hex(16)
@@ -73,6 +74,7 @@ class LocalStack:
         self._workers_wanted = workers
         self._extra_env = env or {}
         self._log_level = log_level
+        self._ready_timeout = ready_timeout
         self.bot: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
@@ -121,8 +123,8 @@ class LocalStack:
         self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
         for _ in range(self._workers_wanted):
             self.start_worker()
-        self.wait_ready()
-        self.wait_workers()
+        self.wait_ready(self._ready_timeout)
+        self.wait_workers(max(30.0, self._ready_timeout))
         return self
 
     def start_worker(self) -> subprocess.Popen[bytes]:

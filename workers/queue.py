@@ -15,6 +15,7 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from workers.jobs import recover
 from workers.models import PostmortemRequest, PostmortemTrigger, TriageRequest
 
 TRIAGE, POSTMORTEM, ACTIONS = "triage", "postmortem", "actions"
@@ -47,7 +48,7 @@ def queue(client: redis.Redis, name: str) -> Queue:
 def enqueue(client: redis.Redis, func: str, payload: dict[str, object], job_id: str) -> Job:
     """Enqueue `func(payload)` under a deterministic id, so a repeated enqueue is one job."""
     opts = JOBS[func]
-    return queue(client, opts.queue).enqueue_call(
+    job = queue(client, opts.queue).enqueue_call(
         func,
         args=[payload],
         job_id=job_id,
@@ -58,6 +59,8 @@ def enqueue(client: redis.Redis, func: str, payload: dict[str, object], job_id: 
         on_failure=Callback(FAILURE_CALLBACK),
         description=f"{func} {job_id}",
     )
+    recover.track(client, job_id)
+    return job
 
 
 def enqueue_triage(client: redis.Redis, request: TriageRequest) -> Job:

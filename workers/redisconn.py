@@ -44,6 +44,17 @@ def _client(url: str) -> redis.Redis:
     )
 
 
+def _persistence_args(persist: bool) -> list[str]:
+    """Each value its own argument: redis-server ignores `--save "60 1"` given as one word.
+
+    Persisted: an append-only file fsynced every second (a crash, even SIGKILL, loses at most the
+    last second of writes), with a snapshot every minute to keep restarts quick. Not persisted: neither.
+    """
+    if not persist:
+        return ["--save", "", "--appendonly", "no"]
+    return ["--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec"]
+
+
 @dataclass
 class EmbeddedRedis:
     """A redis-server process on a unix socket in `directory`, shared by local processes."""
@@ -91,8 +102,7 @@ class EmbeddedRedis:
             "--unixsocketperm", "700",
             "--dir", str(self.directory),
             "--logfile", str(log),
-            "--save", "60 1" if self.persist else "",
-            "--appendonly", "no",
+            *_persistence_args(self.persist),
         ]  # fmt: skip
         try:
             # Daemonized: the server outlives the process that started it while others still use it.

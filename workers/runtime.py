@@ -25,7 +25,7 @@ from workers.policy.ladder import Ladder
 from workers.policy.source import PolicySource
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
-from workers.slack.client import make_client
+from workers.slack.client import BOT_DEADLINE_S, WORKER_DEADLINE_S, make_client
 from workers.triage.board import Board
 from workers.triage.engine import Engine
 from workers.triage.vocabulary import use_vocabulary
@@ -109,7 +109,7 @@ class Runtime:
         return cls(
             settings=settings,
             redis=handle,
-            slack=make_client(settings.slack),
+            slack=make_client(settings.slack, WORKER_DEADLINE_S if worker else BOT_DEADLINE_S),
             incidents=IncidentStore(handle.client, settings.incident.channel_pattern),
             knowledge=KnowledgeDeps.build(handle.client, settings.llm),
             engine=engine,

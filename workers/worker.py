@@ -4,7 +4,8 @@ SIGTERM (or Ctrl-C) is a warm shutdown: the current job finishes, then the worke
 whose process died (SIGKILL, OOM) is found by the next worker on the same host at start-up and
 every maintenance pass, and handed to RQ's abandoned-job handling: retried if it is idempotent,
 otherwise failed and reported in the channel. On another host RQ finds it once its heartbeat
-expires.
+expires (20 s after the last one). A job a worker popped and died before starting is requeued
+(`workers.jobs.recover`); a Redis outage is ridden out, not fatal (`workers.outage`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,19 @@ from rq.serializers import JSONSerializer
 from workers import queue as queues
 from workers import runtime, warmup
 from workers.jobs.reconcile import reconcile
+from workers.jobs.recover import requeue_stranded
+from workers.outage import OutageTolerantWorker, wait_for_redis
 from workers.redisconn import connect
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)
-MAINTENANCE_INTERVAL_S = 30
+# Every worker, busy or idle, looks for dead workers' jobs this often (an idle one wakes from its
+# blocking pop every WORKER_TTL_S - 15 s); a job whose worker stops heartbeating (every
+# JOB_MONITORING_S) is abandoned HEARTBEAT_GRACE_S later. Together: recovered well within a minute.
+MAINTENANCE_INTERVAL_S = 10
+WORKER_TTL_S = 25
+JOB_MONITORING_S = 5
+HEARTBEAT_GRACE_S = 15
 
 
 def _pid_alive(pid: int) -> bool:
@@ -86,10 +95,18 @@ def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]
     return found
 
 
-class CopilotWorker(Worker):
-    """RQ's forking worker, plus the same-host crash check and the stuck-proposal reconciler in every
-    maintenance pass, and a knowledge index and policy refreshed before each fork so every work
-    horse starts with them current (a rejected policy edit is logged once, here)."""
+class CopilotWorker(OutageTolerantWorker):
+    """RQ's forking worker that survives Redis outages, plus the same-host crash check, the
+    stranded-job check and the stuck-proposal reconciler in every maintenance pass, and a knowledge
+    index and policy refreshed before each fork so every work horse starts with them current (a
+    rejected policy edit is logged once, here)."""
+
+    max_connection_wait_time = 5  # RQ's backoff while Redis is down when waiting for a job
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """RQ adds 60 s; a dead worker's job should be found well within a minute."""
+        remaining = (job.timeout or 0) - working_time if job.timeout and job.timeout > 0 else JOB_MONITORING_S
+        return int(min(remaining, JOB_MONITORING_S)) + HEARTBEAT_GRACE_S
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Registered first (so the worker holds its Redis connection from the start), then warmed up:
@@ -107,8 +124,12 @@ class CopilotWorker(Worker):
         super().fork_work_horse(job, queue)
 
     def run_maintenance_tasks(self) -> None:
-        expire_dead_executions(self.connection, self.queue_names())
-        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        try:
+            expire_dead_executions(self.connection, self.queue_names())
+            requeue_stranded(self.connection)
+        except redis.RedisError as exc:
+            log.error("recovering dead workers' jobs failed", error=repr(exc))
+        super().run_maintenance_tasks()
         rt = runtime.current()
         try:
             _ = rt.ladder.policy
@@ -117,19 +138,43 @@ class CopilotWorker(Worker):
             log.error("reconciling stuck proposals failed", error=repr(exc))
 
 
+def _answers(conn: redis.Redis) -> bool:
+    try:
+        return bool(conn.ping())
+    except redis.RedisError:
+        return False
+
+
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:
     rt = runtime.Runtime.build(settings, worker=True)
     runtime.install(rt)
     conn = rt.redis.client
+    worked = False
     try:
-        worker = CopilotWorker(
-            [Queue(n, connection=conn, serializer=JSONSerializer) for n in names],
-            connection=conn,
-            serializer=JSONSerializer,
-            maintenance_interval=MAINTENANCE_INTERVAL_S,
-        )
-        log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
-        return bool(worker.work(burst=burst, with_scheduler=False, logging_level=settings.log.level.upper()))
+        while True:
+            worker = CopilotWorker(
+                [Queue(n, connection=conn, serializer=JSONSerializer) for n in names],
+                connection=conn,
+                serializer=JSONSerializer,
+                maintenance_interval=MAINTENANCE_INTERVAL_S,
+                job_monitoring_interval=JOB_MONITORING_S,
+                worker_ttl=WORKER_TTL_S,
+            )
+            log.info("worker starting", queues=list(names), worker=worker.name, pid=os.getpid())
+            try:
+                level = settings.log.level.upper()
+                worked |= worker.work(burst=burst, with_scheduler=False, logging_level=level)
+            except redis.RedisError as exc:  # its start or its teardown met the outage
+                log.warning("worker loop ended by Redis", error=repr(exc))
+                worker.outage_seen = True
+            stopped = worker._stop_requested or worker._shutdown_requested_date is not None
+            if burst or stopped or not (worker.outage_seen or not _answers(conn)):
+                # Done, SIGTERM / SIGINT (RQ sets no flag when it stops an idle worker), or an
+                # error that is not Redis going away: exit as RQ would.
+                return worked
+            # RQ's loop ended on an error it does not retry during an outage: start again once Redis answers.
+            log.warning("worker loop ended; restarting it when Redis answers", worker=worker.name)
+            wait_for_redis(conn)
     finally:
         rt.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,14 +15,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.queueing import SLACK_SLOW, UNCONFIRMED, enqueue_confirmed
 from bot.worker_watch import watch_placeholder
 from workers import metrics
 from workers.errors import UserInputError
 from workers.liveness import unserved, workers_by_queue
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
-from workers.queue import enqueue_postmortem, enqueue_triage
+from workers.queue import enqueue_postmortem
 from workers.slack import blocks, ids
+from workers.slack.retry import is_transient
 from workers.timewindow import parse_lines, parse_window
 
 HELP = """*/triage* looks at what happened in this channel around the incident and answers in place.
@@ -132,7 +135,12 @@ def _triage(
         if exc.response.get("error") in ("not_in_channel", "channel_not_found"):
             respond(text=NOT_IN_CHANNEL, response_type="ephemeral")
             return "not_in_channel"
-        raise
+        if not is_transient(exc.response.status_code):
+            raise
+        board_ts = ""  # Slack is rate-limiting or failing: the worker posts the placeholder later
+    except redis.RedisError:  # reading the incident's board: nothing was posted or queued yet
+        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
+        return "redis_down"
     request = TriageRequest(
         run_id=run_id,
         incident_id=incident.id,
@@ -146,14 +154,17 @@ def _triage(
         placeholder_ts=board_ts,
         requested_at=now,
     )
-    try:
-        job = enqueue_triage(deps.redis, request)
-        deps.incidents.record_triage(incident.id, run_id, board_ts)
-    except redis.RedisError:
-        fail_text, fail_blocks = blocks.failure(run_id, "my job queue (Redis) is unreachable")
-        client.chat_update(channel=channel_id, ts=board_ts, text=fail_text, blocks=fail_blocks)
-        respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
-        return "redis_down"
+    job = enqueue_confirmed(deps, request)
+    if job is None:
+        if board_ts:
+            fail_text, fail_blocks = blocks.unconfirmed(run_id)
+            with contextlib.suppress(SlackApiError):
+                client.chat_update(channel=channel_id, ts=board_ts, text=fail_text, blocks=fail_blocks)
+        respond(text=UNCONFIRMED.format(run_id=run_id), response_type="ephemeral")
+        return "unconfirmed"
+    if not board_ts:
+        respond(text=SLACK_SLOW.format(run_id=run_id), response_type="ephemeral")
+        return "enqueued_slack_slow"
     watch_placeholder(client, deps.redis, job, channel_id, board_ts, run_id)
     return "enqueued"
 

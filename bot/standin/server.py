@@ -69,6 +69,7 @@ class SlackStandIn:
         self._calls: list[Call] = []
         self._faults: defaultdict[str, deque[_Answer]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._degraded: tuple[float, _Answer] | None = None  # (until, answer) for every API call
         self.socket_mode = SocketModeServer(host) if app_token else None
         if self.socket_mode is not None:
             self._api.methods["apps.connections.open"] = self._connections_open
@@ -159,6 +160,20 @@ class SlackStandIn:
         """Answer the next ``count`` calls to ``method`` with ``{"ok": false, "error": error}``."""
         self._inject(method, [_Answer.json(200, {"ok": False, "error": error})] * count)
 
+    def server_error(self, method: str, count: int = 1, status: int = 500) -> None:
+        """Answer the next ``count`` calls to ``method`` with HTTP ``status`` (a fault on Slack's side)."""
+        self._inject(method, [_Answer.json(status, {"ok": False, "error": "internal_error"})] * count)
+
+    def degrade(self, seconds: float, status: int = 429, retry_after: int = 1) -> None:
+        """Answer every Web API call for the next ``seconds`` with 429 ``ratelimited`` (and
+        ``Retry-After``) or, for a 5xx ``status``, a server error."""
+        if status == 429:
+            answer = _Answer.json(429, _RATELIMITED, (("Retry-After", str(retry_after)),))
+        else:
+            answer = _Answer.json(status, {"ok": False, "error": "internal_error"})
+        with self._lock:
+            self._degraded = (time.monotonic() + seconds, answer)
+
     def delay(self, method: str, seconds: float) -> None:
         """Sleep ``seconds`` before answering each call to ``method`` (0 turns the delay off)."""
         self._check_method(method)
@@ -195,6 +210,8 @@ class SlackStandIn:
             with self._lock:
                 delay = self._delays.get(method, 0.0)
                 fault = self._faults[method].popleft() if self._faults[method] else None
+                if fault is None and self._degraded is not None and time.monotonic() < self._degraded[0]:
+                    fault = self._degraded[1]
             time.sleep(delay)
             if fault is not None:
                 self._record(Call(method, args, fault.status, json.loads(fault.body)))

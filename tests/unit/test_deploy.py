@@ -118,7 +118,34 @@ def test_each_configuration_renders_what_it_asks_for() -> None:
     assert pods["ic-incident-copilot-worker"]["serviceAccountName"] == "ic-incident-copilot-worker"
     assert pods["ic-incident-copilot-bot"]["automountServiceAccountToken"] is False
     redis = next(c for n, _, c in containers(render(CONFIGS["bundled-redis"])) if n.endswith("redis"))
-    assert "--appendonly" in redis["args"]
+    assert "--appendonly yes --appendfsync everysec" in redis["args"][0]
+
+
+def test_the_bundled_redis_has_a_password_from_a_secret_and_a_volume() -> None:
+    docs = render(CONFIGS["bundled-redis"])
+    secret = next(
+        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == "ic-incident-copilot-redis"
+    )
+    assert len(secret["data"]["redis-password"]) >= 32
+    redis_set = next(d for d in docs if d["kind"] == "StatefulSet")
+    server = redis_set["spec"]["template"]["spec"]["containers"][0]
+    assert '--requirepass "$REDISCLI_AUTH"' in server["args"][0]
+    ref = {"secretKeyRef": {"name": "ic-incident-copilot-redis", "key": "redis-password"}}
+    assert {"name": "REDISCLI_AUTH", "valueFrom": ref} in server["env"]
+    assert redis_set["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    for name, _pod, container in containers(docs):
+        if not name.endswith("redis"):
+            env = container["env"]
+            assert {"name": "REDIS_PASSWORD", "valueFrom": ref} in env
+            url = next(e["value"] for e in env if e["name"] == "REDIS_URL")
+            assert url == "redis://:$(REDIS_PASSWORD)@ic-incident-copilot-redis:6379/0"
+            assert [e["name"] for e in env].index("REDIS_PASSWORD") < [e["name"] for e in env].index(
+                "REDIS_URL"
+            )
+    own = render(
+        {**CONFIGS["bundled-redis"], "redis": {"bundled": {"enabled": True, "passwordSecret": "mine"}}}
+    )
+    assert not any(d["kind"] == "Secret" and d["metadata"]["name"].endswith("-redis") for d in own)
 
 
 def test_a_missing_redis_is_refused_with_what_to_set() -> None:

@@ -12,6 +12,7 @@ from rq.timeouts import JobTimeoutException
 from slack_sdk.errors import SlackApiError
 
 from workers import metrics, runtime
+from workers.jobs.placeholder import stored_placeholder
 from workers.jobs.reconcile import fail_stuck
 from workers.slack import blocks
 
@@ -45,7 +46,8 @@ def report_failure(
     log.error("job failed", run_id=run_id, job_id=job.id, error=exc_type.__name__, reason=reason)
     if proposal_id := payload.get("proposal_id"):
         _fail_proposal(str(proposal_id), reason)
-    channel, ts = payload.get("channel_id"), payload.get("placeholder_ts")
+    channel = payload.get("channel_id")
+    ts = payload.get("placeholder_ts") or stored_placeholder(runtime.current(), run_id)
     if not channel:
         return
     text, failure_blocks = blocks.failure(run_id, reason)

@@ -21,6 +21,7 @@ from workers.evidence.investigate import Evidence, investigate
 from workers.evidence.model import TimeWindow
 from workers.incidents import IncidentStore
 from workers.jobs.context import bind_job
+from workers.jobs.placeholder import ensure_placeholder
 from workers.knowledge.service import KnowledgeDeps, evidence_signature
 from workers.llm.budget import Budget
 from workers.logconfig import secret_values
@@ -47,8 +48,8 @@ DETAILS_BLOCK = "triage-details"
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point."""
-    request = TriageRequest.model_validate(payload)
     rt = runtime.current()
+    request = ensure_placeholder(rt, TriageRequest.model_validate(payload))
     with bind_job("triage", request.run_id, channel=request.channel_id, incident=request.incident_id) as line:
         started = time.monotonic()
         zone = rt.settings.incident.timezone

@@ -82,6 +82,18 @@ def failure(run_id: str, reason: str) -> tuple[str, list[Block]]:
     ]
 
 
+def unconfirmed(run_id: str) -> tuple[str, list[Block]]:
+    """The placeholder of a run Redis never confirmed as queued: it may still run and replace this."""
+    text = "Triage not confirmed: my job queue (Redis) stopped answering while I queued it."
+    return text, [
+        section(
+            f":warning: *{text}*\nIf it was queued, the answer replaces this message; if nothing "
+            "changes within a few minutes, run `/triage` again."
+        ),
+        context(f"run id `{run_id}`"),
+    ]
+
+
 def when(at: datetime, zone: str) -> str:
     return f"{at.astimezone(ZoneInfo(zone)):%H:%M}"
 

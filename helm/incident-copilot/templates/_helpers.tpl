@@ -44,8 +44,10 @@ A secret only one of them uses (the signing secret, the app token) is given in i
 - name: OPENAI_API_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: OPENAI_API_KEY, optional: true}}
 {{- if and .Values.redis.bundled.enabled (not .Values.secrets.redisUrl) (not .Values.existingSecret) }}
+- name: REDIS_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ include "ic.redisPasswordSecret" . }}, key: redis-password}}
 - name: REDIS_URL
-  value: redis://{{ include "ic.fullname" . }}-redis:6379/0
+  value: redis://:$(REDIS_PASSWORD)@{{ include "ic.fullname" . }}-redis:6379/0
 {{- else }}
 - name: REDIS_URL
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: REDIS_URL}}
@@ -101,4 +103,8 @@ A secret only one of them uses (the signing secret, the app token) is given in i
 {{- else -}}
 {{- fail "worker.keda.enabled needs worker.keda.redisAddress (host:port of your Redis)" -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "ic.redisPasswordSecret" -}}
+{{ .Values.redis.bundled.passwordSecret | default (printf "%s-redis" (include "ic.fullname" .)) }}
 {{- end -}}
