@@ -178,9 +178,18 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         probe = readiness(rt.redis.client)
     source = rt.ladder.source
     detail = (lambda: {"policy": source.status()}) if isinstance(source, PolicySource) else None
-    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
+    secret = settings.slack.signing_secret
+    max_body = settings.server.max_body_bytes
+    wsgi = make_wsgi(
+        None if socket_mode else app,
+        probe,
+        metrics_registry(rt.redis.client),
+        detail,
+        signing_secret=secret.get_secret_value() if secret else None,
+        max_body=max_body,
+    )
     server = make_server(
-        wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
+        wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads, max_body
     )
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     stop = threading.Event()

@@ -238,6 +238,9 @@ class ServerSettings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535, validation_alias=AliasChoices("PORT"))
     host: str = Field("0.0.0.0", validation_alias=AliasChoices("HOST"))
     threads: int = Field(32, ge=1, le=512, validation_alias=AliasChoices("BOT_THREADS"))
+    max_body_bytes: int = Field(
+        1_000_000, ge=10_000, le=100_000_000, validation_alias=AliasChoices("BOT_MAX_BODY_BYTES")
+    )
 
 
 class LogSettings(BaseSettings):

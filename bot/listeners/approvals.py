@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.inputs import click
 from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
@@ -24,6 +25,7 @@ from workers.proposals import approval
 from workers.proposals.store import ProposalStore
 from workers.queue import enqueue_execution
 from workers.slack import ids
+from workers.slack.neutral import neutralize
 from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
@@ -54,9 +56,8 @@ def _click(
     """Ack, and what the click says: the deps, the ladder, who clicked, the proposal id, the channel."""
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    channel = (body.get("channel") or {}).get("id", "")
-    return deps, deps.ladder, user, str(action.get("value", ""))[:100], channel
+    clicked = click(action, body)
+    return deps, deps.ladder, clicked.user, clicked.value[:100], clicked.channel
 
 
 def handle_approve(
@@ -155,7 +156,7 @@ def handle_undo(
                     proposal=p.id,
                     reason="not an approver of it",
                 )
-                ephemeral(respond, f"Only the approvers of `{p.label()}` can undo it.")
+                ephemeral(respond, f"Only the approvers of `{neutralize(p.label())}` can undo it.")
                 line["outcome"] = "refused"
                 return
             enqueue_execution(deps.redis, proposal_id, context["run_id"], undo=True, by=user)
@@ -163,5 +164,5 @@ def handle_undo(
             ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
-        ephemeral(respond, f"Undoing `{p.label()}`; the result will be posted in the thread.")
+        ephemeral(respond, f"Undoing `{neutralize(p.label())}`; the result will be posted in the thread.")
         line["outcome"] = "undo"
