@@ -59,6 +59,8 @@ class Envelope(BaseModel):
     user_id: str | None = None
     channel_id: str | None = None
     enterprise_id: str | None = None
+    challenge: str | None = None
+    event_id: str | None = None
     response_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
     team: str | Obj | None = None
     user: str | Obj | None = None

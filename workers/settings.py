@@ -115,6 +115,13 @@ class LLMSettings(BaseSettings):
         None, validation_alias=AliasChoices("PROMPTS_DIR"), description="unset: the packaged prompts"
     )
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _prompts_dir_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"no such directory: {v} (point it at a copy of prompts/, or unset it)")
+        return v
+
     @field_validator("base_url")
     @classmethod
     def _base_url_shape(cls, v: str | None) -> str | None:

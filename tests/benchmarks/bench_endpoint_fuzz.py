@@ -37,6 +37,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1000, help="fuzzed requests (default 1000)")
     parser.add_argument("--big", type=int, default=5, help="forged 10 MB bodies to time (default 5)")
+    parser.add_argument("--show-slow", action="store_true", help="print every case slower than 1 s")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp, LocalStack(Path(tmp)) as stack:
@@ -48,6 +49,7 @@ def main() -> int:
         seen: Counter[tuple[str, int]] = Counter()
         times: list[float] = []
         failed: list[Case] = []
+        slowest: list[tuple[float, int, Case]] = []
 
         @settings(
             max_examples=args.cases,
@@ -63,6 +65,11 @@ def main() -> int:
             times.append(seconds)
             if status >= 500:
                 failed.append(case)
+            if seconds > 1 and args.show_slow:
+                print(f"slow {seconds:.1f} s -> {status}: {case}", flush=True)
+            slowest.append((seconds, status, case))
+            slowest.sort(key=lambda x: -x[0])
+            del slowest[3:]
 
         fuzz()
         big = [
@@ -87,6 +94,8 @@ def main() -> int:
         print(f"  {line}")
     print(f"bot alive after the run: {alive}")
     print(f"request time: median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+    for seconds, status, case in slowest:
+        print(f"  {seconds * 1000:.0f} ms -> {status}: {case.signing} {case.content_type!r} {case.body[:200]!r}")  # noqa: E501
     print(
         f"bot RSS: {rss_before / MB:.1f} MB before, {rss_after / MB:.1f} MB after, "
         f"growth {(rss_after - rss_before) / MB:.1f} MB; bot CPU {cpu_after - cpu_before:.1f} s"
