@@ -95,7 +95,8 @@ def main() -> int:
     print(f"bot alive after the run: {alive}")
     print(f"request time: median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
     for seconds, status, case in slowest:
-        print(f"  {seconds * 1000:.0f} ms -> {status}: {case.signing} {case.content_type!r} {case.body[:200]!r}")  # noqa: E501
+        shown = f"{case.signing} {case.content_type!r} {case.body[:200]!r}"
+        print(f"  {seconds * 1000:.0f} ms -> {status}: {shown}")
     print(
         f"bot RSS: {rss_before / MB:.1f} MB before, {rss_after / MB:.1f} MB after, "
         f"growth {(rss_after - rss_before) / MB:.1f} MB; bot CPU {cpu_after - cpu_before:.1f} s"
