@@ -89,3 +89,18 @@ def test_rejected_and_unhandled_bodies_are_not_logged(guarded: LocalStack) -> No
     other = f"command=/other&text={marker}&channel_id=C0FUZZ01&user_id=U0ALICE".encode()
     assert send(guarded.events_url, Case(other, FORM, "signed"), guarded.signing_secret)[0] < 500
     assert marker not in bot_log(guarded)
+
+
+def test_the_bot_s_own_answers_never_carry_live_markup(guarded: LocalStack) -> None:
+    """Hostile /triage text comes back in acks and ephemeral answers as text, never as a mention."""
+    driver = guarded.driver()
+    hostile = "<!channel> <@U0ALICE> <http://evil.example|x>"
+    ack = driver.slash_command(f"since 1{hostile}", user_id="U0ALICE", channel_id="C0FUZZ01").json()
+    assert ack["response_type"] == "ephemeral" and "@channel" in ack["text"]
+    driver.slash_command(f"search {hostile}", user_id="U0ALICE", channel_id="C0FUZZ01")
+    assert guarded.standin.wait_for(
+        lambda: any("@channel" in str(p) for p in guarded.standin.state.response_posts()), 30
+    )
+    for answer in [ack, *guarded.standin.state.response_posts()]:
+        rendered = json.dumps(answer)
+        assert "<!channel>" not in rendered and "<@U0ALICE>" not in rendered and "<http" not in rendered
