@@ -11,7 +11,7 @@ from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
 
 from bot.deps import BotDeps
-from bot.listeners.inputs import MalformedRequest
+from bot.listeners.replies import ephemeral_if_possible
 from workers.errors import UserInputError
 from workers.slack.neutral import neutralize
 
@@ -38,13 +38,7 @@ def register(app: App, deps: BotDeps) -> None:
         run_id = context.get("run_id") or new_run_id()
         if isinstance(error, UserInputError):
             text = f":warning: {neutralize(str(error))}"
-            if isinstance(error, MalformedRequest):
-                log.warning("malformed request", run_id=run_id, error=str(error))
         else:
             log.error("unhandled error", run_id=run_id, error=type(error).__name__, exc_info=error)
             text = f":warning: Something went wrong on my side (run id `{run_id}`). Try again in a minute."
-        if respond is not None and body.get("response_url"):
-            try:
-                respond(text=text, response_type="ephemeral", replace_original=False)
-            except Exception as exc:  # the last handler: a dead response_url ends here
-                log.warning("could not answer the user", run_id=run_id, error=type(exc).__name__)
+        ephemeral_if_possible(respond, body, text, run_id)

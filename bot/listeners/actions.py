@@ -12,7 +12,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.deps import BotDeps
-from bot.listeners.inputs import click
+from bot.listeners.inputs import click_or_answer
 from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
@@ -42,7 +42,9 @@ def handle_resolve(
     """Mark resolved: as `/triage resolve` without a summary, for the incident on the answer."""
     ack()
     deps: BotDeps = context["deps"]
-    clicked = click(action, body)
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
     user, channel, incident_id = clicked.user, clicked.channel, clicked.value
     with unit_of_work(
         "action handled", action=ids.INCIDENT_RESOLVE, run_id=context["run_id"], user=user
@@ -74,7 +76,9 @@ def handle_approve_postmortem(
     """Approve postmortem: the draft becomes a reviewed record in the knowledge base."""
     ack()
     deps: BotDeps = context["deps"]
-    clicked = click(action, body)
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
     user, incident_id = clicked.user, clicked.value
     with unit_of_work(
         "action handled", action=ids.POSTMORTEM_APPROVE, run_id=context["run_id"], user=user
@@ -112,7 +116,9 @@ def handle_verdict(
     """A click on a hypothesis: one verdict per user and hypothesis, every click kept in the timeline."""
     ack()
     deps: BotDeps = context["deps"]
-    clicked = click(action, body)
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
     user = clicked.user
     incident_id, _, hypothesis_id = clicked.value.partition("|")
     verdict = ids.HYPOTHESIS_VERDICTS[clicked.action_id]
@@ -146,7 +152,9 @@ def handle_feedback(
 ) -> None:
     ack()
     deps: BotDeps = context["deps"]
-    clicked = click(action, body)
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
     user = clicked.user
     record_id, _, incident_type = clicked.value.partition("|")
     label = LABELS[clicked.action_id]

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
-from bot.listeners.inputs import click
+from bot.listeners.inputs import click_or_answer
 from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
@@ -51,12 +51,15 @@ def user_groups(client: WebClient, user: str) -> list[str]:
 
 
 def _click(
-    ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> tuple[BotDeps, Ladder | None, str, str, str]:
-    """Ack, and what the click says: the deps, the ladder, who clicked, the proposal id, the channel."""
+    ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> tuple[BotDeps, Ladder | None, str, str, str] | None:
+    """Ack, and what the click says: the deps, the ladder, who clicked, the proposal id, the channel
+    (None when the click was malformed, and the clicker told)."""
     ack()
     deps: BotDeps = context["deps"]
-    clicked = click(action, body)
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return None
     return deps, deps.ladder, clicked.user, clicked.value[:100], clicked.channel
 
 
@@ -94,7 +97,9 @@ def _decide_click(
 ) -> None:
     """Approve or Deny: the decision in `workers.proposals.approval`, the answer to the clicker only,
     and the execution queued when an approval completed the count."""
-    deps, ladder, user, proposal_id, channel = _click(ack, action, body, context)
+    if (clicked := _click(ack, action, body, respond, context)) is None:
+        return
+    deps, ladder, user, proposal_id, channel = clicked
     with unit_of_work("action handled", action=action_id, run_id=context["run_id"], user=user) as line:
         try:
             if ladder is None or ladder.policy is None:
@@ -133,7 +138,9 @@ def handle_undo(
     context: BoltContext,
 ) -> None:
     """Undo is for the action's approvers: they took responsibility for it running."""
-    deps, _ladder, user, proposal_id, _channel = _click(ack, action, body, context)
+    if (clicked := _click(ack, action, body, respond, context)) is None:
+        return
+    deps, _ladder, user, proposal_id, _channel = clicked
     with unit_of_work(
         "action handled", action=ids.PROPOSAL_UNDO, run_id=context["run_id"], user=user
     ) as line:

@@ -2,22 +2,29 @@
 
 The signature says Slack sent it, not that it has the shape we expect: a signed payload that does
 not validate raises `MalformedRequest`, which the user sees as an ephemeral message naming the
-field (a slash command gets it in its ack) and the log as one warning line.
+field (a slash command gets it in its ack) and the log as one warning line. Listeners answer it
+themselves rather than raise it after their ack: Bolt forgets an ack when the listener then raises,
+and would hold the request for its 3-second ack timeout.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from slack_bolt.context.respond import Respond
 
+from bot.listeners.replies import ephemeral_if_possible
 from workers.errors import UserInputError
+from workers.slack.neutral import neutralize
 
 SlackId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Za-z0-9_.-]{1,40}$")]
 Ts = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,8})?$")]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2000}$")]
 TEXT_MAX = 40_000
 M = TypeVar("M", bound=BaseModel)
+log = structlog.get_logger(__name__)
 
 
 class MalformedRequest(UserInputError):
@@ -78,6 +85,16 @@ def parse(model: type[M], data: Any, what: str) -> M:
             f"I could not read this {what}: `{field[:60]}` is missing or malformed. "
             "If it came from Slack, tell your admins; nothing was done."
         ) from None
+
+
+def click_or_answer(action: Any, body: Any, respond: Respond, run_id: str) -> ClickInput | None:
+    """The click, or None once the clicker has been told (ephemerally) what was malformed."""
+    try:
+        return click(action, body)
+    except MalformedRequest as exc:
+        log.warning("malformed request", run_id=run_id, error=str(exc))
+        ephemeral_if_possible(respond, body, f":warning: {neutralize(str(exc))}", run_id)
+        return None
 
 
 def click(action: Any, body: Any) -> ClickInput:

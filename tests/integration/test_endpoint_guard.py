@@ -104,3 +104,22 @@ def test_the_bot_s_own_answers_never_carry_live_markup(guarded: LocalStack) -> N
     for answer in [ack, *guarded.standin.state.response_posts()]:
         rendered = json.dumps(answer)
         assert "<!channel>" not in rendered and "<@U0ALICE>" not in rendered and "<http" not in rendered
+
+
+def test_a_signed_click_of_the_wrong_shape_is_answered_at_once_and_told(guarded: LocalStack) -> None:
+    key = "malformed-click"
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ALICE", "team_id": "T0INCIDENT"},
+        "channel": {"id": "C0FUZZ01"},
+        "team": {"id": "T0INCIDENT"},
+        "api_app_id": "A0COPILOT",
+        "response_url": guarded.standin.response_url(key),
+        "actions": [{"action_id": "proposal_undo", "value": ["not", "a", "string"], "type": "button"}],
+    }
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    status, _, _ = send(guarded.events_url, Case(body, FORM, "signed"), guarded.signing_secret)
+    assert status == 200  # acked, not held for Bolt's 3-second ack timeout and answered 404
+    assert guarded.standin.wait_for(lambda: guarded.standin.state.response_posts(key), 30)
+    [told] = guarded.standin.state.response_posts(key)
+    assert "`value` is missing or malformed" in str(told)
