@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import installation, middleware
 from bot.deps import BotDeps
+from bot.guard import quiet_bolt_bodies
 from bot.listeners import actions, approvals, commands, events
 from workers.slack.client import BOT_DEADLINE_S, make_client
 
@@ -34,6 +35,7 @@ def build_app(deps: BotDeps, *, client: WebClient | None = None) -> App:
         ),
         request_verification_enabled=secret is not None,
     )
+    quiet_bolt_bodies()
     middleware.register(app, deps)
     installation.register(app, deps, installation.Installation(app.client, settings.slack.app_id))
     commands.register(app)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ import structlog
 
 from bot import kb_cli, policy_cli
 from bot.cli_errors import guarded
-from workers.errors import ConfigError, ServiceUnavailable
+from workers.errors import ConfigError, ServiceUnavailable, StartupError
 from workers.logconfig import configure_logging
 from workers.queue import ALL_QUEUES
 from workers.settings import Settings
@@ -181,6 +183,8 @@ def _stop_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackClientError
 
     from bot.app import build_app
     from bot.deps import BotDeps
@@ -201,7 +205,18 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         knowledge=rt.knowledge,
         ladder=rt.ladder,
     )
-    app = build_app(deps, client=rt.slack)
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")
+    level, sdk_log.level = sdk_log.level, logging.CRITICAL  # the one line below says it all
+    try:
+        app = build_app(deps, client=rt.slack)
+    except (OSError, SlackClientError, BoltError) as exc:
+        rt.close()
+        raise StartupError(
+            f"cannot reach Slack at {settings.slack.api_url} ({_reason(exc)}): check the network, "
+            "SLACK_API_URL and SLACK_BOT_TOKEN"
+        ) from None
+    finally:
+        sdk_log.setLevel(level)
     socket_mode = settings.slack.app_token is not None
     handler = None
     if socket_mode:
@@ -214,14 +229,31 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     else:
         probe = readiness(rt.redis.client)
     source = rt.ladder.source
+
     def detail() -> dict[str, object]:
         policy = {"policy": source.status()} if isinstance(source, PolicySource) else {}
         return policy | liveness.report(rt.redis.client)
 
-    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
-    server = make_server(
-        wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
+    secret = settings.slack.signing_secret
+    max_body = settings.server.max_body_bytes
+    wsgi = make_wsgi(
+        None if socket_mode else app,
+        probe,
+        metrics_registry(rt.redis.client),
+        detail,
+        signing_secret=secret.get_secret_value() if secret else None,
+        max_body=max_body,
     )
+    bind = (host or settings.server.host, port or settings.server.port)
+    try:
+        _port_free(*bind)  # before waitress, which leaks its sockets when the bind fails
+        server = make_server(wsgi, *bind, settings.server.threads, max_body)
+    except OSError as exc:
+        rt.close()
+        raise StartupError(
+            f"cannot listen on {bind[0]}:{bind[1]} ({exc.strerror}): another process may hold the port; "
+            "stop it or choose another with --port or PORT"
+        ) from None
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     stop = threading.Event()
     keep_reconciling(rt, stop)
@@ -237,6 +269,21 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
             handler.close()  # type: ignore[no-untyped-call]
         rt.close()
     return 0
+
+
+def _port_free(host: str, port: int) -> None:
+    """Raise the OSError the server would meet binding `host:port` (as waitress binds: address reuse on)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def _reason(exc: Exception) -> str:
+    """A Slack client or network error in a few words."""
+    response = getattr(exc, "response", None)
+    if response is not None and hasattr(response, "get"):
+        return str(response.get("error") or exc)
+    return str(getattr(exc, "reason", None) or exc).splitlines()[0][:200]
 
 
 def run_triage(settings: Settings, args: argparse.Namespace) -> int:
@@ -335,6 +382,9 @@ def _run(args: argparse.Namespace) -> int:
         return int(run_demo())
     except ConfigError as exc:
         print(exc.render(), file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"incident-copilot: {exc}", file=sys.stderr)
         return 2
     except ServiceUnavailable as exc:
         print(f"incident-copilot: {exc}", file=sys.stderr)

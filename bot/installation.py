@@ -110,7 +110,8 @@ def register(app: App, deps: BotDeps, installation: Installation) -> None:
     def from_this_installation(body: dict[str, Any], next: Callable[[], Any]) -> Any:
         if not checked(body) or not (reason := installation.refusal(body)):
             return next()
-        user = (body.get("user") or {}).get("id", "") or body.get("user_id", "")
+        who = body.get("user")
+        user = (who.get("id") if isinstance(who, dict) else None) or body.get("user_id", "")
         values = [str(a.get("value", ""))[:80] for a in body.get("actions") or [] if isinstance(a, dict)]
         log.warning("payload refused: not from this installation", reason=reason, user=user)
         try:

@@ -11,7 +11,9 @@ from slack_bolt import App, BoltContext
 from slack_bolt.context.respond import Respond
 
 from bot.deps import BotDeps
+from bot.listeners.replies import ephemeral_if_possible
 from workers.errors import UserInputError
+from workers.slack.neutral import neutralize
 
 log = structlog.get_logger(__name__)
 
@@ -35,9 +37,8 @@ def register(app: App, deps: BotDeps) -> None:
         user sees only that id, never a stack trace."""
         run_id = context.get("run_id") or new_run_id()
         if isinstance(error, UserInputError):
-            text = f":warning: {error}"
+            text = f":warning: {neutralize(str(error))}"
         else:
             log.error("unhandled error", run_id=run_id, error=type(error).__name__, exc_info=error)
             text = f":warning: Something went wrong on my side (run id `{run_id}`). Try again in a minute."
-        if respond is not None and body.get("response_url"):
-            respond(text=text, response_type="ephemeral", replace_original=False)
+        ephemeral_if_possible(respond, body, text, run_id)

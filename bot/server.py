@@ -17,6 +17,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.guard import guard
 from workers.metrics import RedisCollector
 from workers.queue import ALL_QUEUES
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
 EVENTS_PATH = "/slack/events"
+DEFAULT_MAX_BODY = 1_000_000
 Probe = Callable[[], dict[str, bool]]
 
 
@@ -51,11 +53,16 @@ def make_wsgi(
     ready: Probe,
     registry: CollectorRegistry | None = None,
     detail: Callable[[], dict[str, Any]] | None = None,
+    *,
+    signing_secret: str | None = None,
+    max_body: int = DEFAULT_MAX_BODY,
 ) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
     """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode).
     `detail` adds what `/readyz` shows without deciding readiness (the policy in force, a rejected
-    edit)."""
-    bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+    edit). Slack's requests pass `bot.guard` (size, signature, shape) before Bolt sees them."""
+    bolt = None
+    if app is not None:
+        bolt = guard(SlackRequestHandler(app, path=EVENTS_PATH), signing_secret, max_body)
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -91,8 +98,15 @@ def metrics_registry(client: redis.Redis) -> CollectorRegistry:
     return registry
 
 
-def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> Any:
-    """A waitress server bound now (port 0 picks a free port: see `.effective_port`); `.run()` serves."""
+def make_server(
+    wsgi: Callable[..., Iterable[bytes]],
+    host: str,
+    port: int,
+    threads: int,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Any:
+    """A waitress server bound now (port 0 picks a free port: see `.effective_port`); `.run()` serves.
+    A body over `max_body` is refused (413) from its headers, before waitress buffers it."""
     return create_server(
         wsgi,
         host=host,
@@ -100,4 +114,5 @@ def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, thre
         threads=threads,
         ident="incident-copilot",
         clear_untrusted_proxy_headers=True,
+        max_request_body_size=max_body + 1,  # waitress refuses at >=
     )

@@ -2,6 +2,8 @@
 
     CopilotError
     ├── ConfigError          bad or missing settings; the CLI prints them all and exits 2
+    ├── StartupError         a fault found at start-up (port taken, Redis or Slack unreachable); one
+    │                        line naming it and what to do, exit 2
     ├── UserInputError       a user's request cannot be understood; shown ephemerally, never logged
     │   └── WindowParseError     a `/triage` time window that does not parse
     ├── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
@@ -37,6 +39,10 @@ class ConfigError(CopilotError):
         lines += [f"  - {p}" for p in self.problems]
         lines.append("Set them in the environment, a .env file, or files in SECRETS_DIR. See README.md.")
         return "\n".join(lines)
+
+
+class StartupError(CopilotError):
+    """Start-up cannot go on; the message names the fault and what to do about it."""
 
 
 class UserInputError(CopilotError):

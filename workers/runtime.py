@@ -26,6 +26,7 @@ from workers.policy.source import PolicySource
 from workers.redisconn import RedisHandle, connect
 from workers.settings import Settings
 from workers.slack.client import BOT_DEADLINE_S, WORKER_DEADLINE_S, make_client
+from workers.startup import require_redis
 from workers.triage.board import Board
 from workers.triage.engine import Engine
 from workers.triage.vocabulary import use_vocabulary
@@ -100,6 +101,7 @@ class Runtime:
         engine = build_engine(settings)
         handle = connect(settings.redis)
         try:
+            require_redis(handle.client, settings.redis)
             ladder = build_ladder(
                 settings, "worker" if worker else "bot", handle.client, frozenset(executors)
             )

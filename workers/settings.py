@@ -115,6 +115,13 @@ class LLMSettings(BaseSettings):
         None, validation_alias=AliasChoices("PROMPTS_DIR"), description="unset: the packaged prompts"
     )
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _prompts_dir_exists(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError(f"no such directory: {v} (point it at a copy of prompts/, or unset it)")
+        return v
+
     @field_validator("base_url")
     @classmethod
     def _base_url_shape(cls, v: str | None) -> str | None:
@@ -241,6 +248,9 @@ class ServerSettings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535, validation_alias=AliasChoices("PORT"))
     host: str = Field("0.0.0.0", validation_alias=AliasChoices("HOST"))
     threads: int = Field(32, ge=1, le=512, validation_alias=AliasChoices("BOT_THREADS"))
+    max_body_bytes: int = Field(
+        1_000_000, ge=10_000, le=100_000_000, validation_alias=AliasChoices("BOT_MAX_BODY_BYTES")
+    )
 
 
 class LogSettings(BaseSettings):

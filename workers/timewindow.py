@@ -79,7 +79,12 @@ def parse_window(text: str, *, now: datetime, zone: str, default_minutes: int) -
         amount = int(match.group(1))
         if amount <= 0:
             raise WindowParseError(f"{match.group(0)!r} is an empty window: use for example 'last 30m'")
-        span = timedelta(seconds=amount * _unit_seconds(match.group(2)))
+        seconds = amount * _unit_seconds(match.group(2))
+        if seconds > MAX_WINDOW.total_seconds():  # also keeps timedelta from overflowing
+            raise WindowParseError(
+                f"{match.group(0)!r} is longer than 7 days: narrow it, for example 'last 2h'"
+            )
+        span = timedelta(seconds=seconds)
         window = Window(start=now - span, end=now, phrase=match.group(0))
     elif match := _RANGE.search(text):
         start, end = _clock(match.group(1), now, tz), _clock(match.group(2), now, tz)

@@ -12,12 +12,14 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 
 from bot.deps import BotDeps
+from bot.listeners.inputs import click_or_answer
 from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
 from workers.postmortem.record import DraftStore
 from workers.queue import enqueue_postmortem
 from workers.slack import ids, postmortem_blocks
+from workers.slack.neutral import neutralize
 
 LABELS = {ids.KB_SAME_CAUSE: "same cause", ids.KB_NOT_RELATED: "not related"}
 
@@ -40,18 +42,18 @@ def handle_resolve(
     """Mark resolved: as `/triage resolve` without a summary, for the incident on the answer."""
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    channel = (body.get("channel") or {}).get("id", "")
-    incident_id = str(action.get("value", ""))
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
+    user, channel, incident_id = clicked.user, clicked.channel, clicked.value
     with unit_of_work(
         "action handled", action=ids.INCIDENT_RESOLVE, run_id=context["run_id"], user=user
     ) as line:
         try:
             incident = deps.incidents.get(incident_id)
             if incident is None or incident.channel_id != channel:
-                ephemeral(
-                    respond, f"`{incident_id}` is not an incident of this channel; nothing was resolved."
-                )
+                shown = neutralize(incident_id)
+                ephemeral(respond, f"`{shown}` is not an incident of this channel; nothing was resolved.")
                 line["outcome"] = "unknown_incident"
                 return
             enqueue_postmortem(deps.redis, incident.id, channel, "button", user, context["run_id"])
@@ -74,8 +76,10 @@ def handle_approve_postmortem(
     """Approve postmortem: the draft becomes a reviewed record in the knowledge base."""
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    incident_id = str(action.get("value", ""))
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
+    user, incident_id = clicked.user, clicked.value
     with unit_of_work(
         "action handled", action=ids.POSTMORTEM_APPROVE, run_id=context["run_id"], user=user
     ) as line:
@@ -92,7 +96,7 @@ def handle_approve_postmortem(
             line["outcome"] = "redis_down"
             return
         if pm is None:
-            ephemeral(respond, f"There is no postmortem draft for `{incident_id}`.")
+            ephemeral(respond, f"There is no postmortem draft for `{neutralize(incident_id)}`.")
             line["outcome"] = "unknown_draft"
             return
         container = body.get("container") or {}
@@ -101,9 +105,8 @@ def handle_approve_postmortem(
             client.chat_update(
                 channel=container["channel_id"], ts=container["message_ts"], text=text, blocks=blocks
             )
-        ephemeral(
-            respond, f"Postmortem `{incident_id}` v{pm.version} is marked reviewed in the knowledge base."
-        )
+        shown = neutralize(incident_id)
+        ephemeral(respond, f"Postmortem `{shown}` v{pm.version} is marked reviewed in the knowledge base.")
         line["outcome"] = "reviewed"
 
 
@@ -113,11 +116,14 @@ def handle_verdict(
     """A click on a hypothesis: one verdict per user and hypothesis, every click kept in the timeline."""
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    incident_id, _, hypothesis_id = str(action.get("value", "")).partition("|")
-    verdict = ids.HYPOTHESIS_VERDICTS[action["action_id"]]
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
+    user = clicked.user
+    incident_id, _, hypothesis_id = clicked.value.partition("|")
+    verdict = ids.HYPOTHESIS_VERDICTS[clicked.action_id]
     with unit_of_work(
-        "action handled", action=action["action_id"], run_id=context["run_id"], user=user
+        "action handled", action=clicked.action_id, run_id=context["run_id"], user=user
     ) as line:
         try:
             known = deps.board.feedback(incident_id, hypothesis_id, verdict, user)
@@ -128,14 +134,15 @@ def handle_verdict(
         if not known:
             ephemeral(
                 respond,
-                f"`{hypothesis_id}` is no longer on this incident's board; run `/triage` to refresh it.",
+                f"`{neutralize(hypothesis_id)}` is no longer on this incident's board; "
+                "run `/triage` to refresh it.",
             )
             line["outcome"] = "unknown_hypothesis"
             return
         ephemeral(
             respond,
-            f"Noted: you {VERDICT_WORDS[verdict]} `{hypothesis_id}`. It is on the incident timeline "
-            "and the postmortem's decision tree.",
+            f"Noted: you {VERDICT_WORDS[verdict]} `{neutralize(hypothesis_id)}`. It is on the incident "
+            "timeline and the postmortem's decision tree.",
         )
         line["outcome"] = verdict
 
@@ -145,11 +152,14 @@ def handle_feedback(
 ) -> None:
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    record_id, _, incident_type = str(action.get("value", "")).partition("|")
-    label = LABELS[action["action_id"]]
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return
+    user = clicked.user
+    record_id, _, incident_type = clicked.value.partition("|")
+    label = LABELS[clicked.action_id]
     with unit_of_work(
-        "action handled", action=action["action_id"], run_id=context["run_id"], user=user
+        "action handled", action=clicked.action_id, run_id=context["run_id"], user=user
     ) as line:
         if deps.knowledge is None or not record_id:
             line["outcome"] = "ignored"
@@ -165,7 +175,7 @@ def handle_feedback(
             return
         ephemeral(
             respond,
-            f"Noted: `{record_id}` is *{label}* for {incident_type or 'this kind of'} incidents. "
-            "Later rankings use it.",
+            f"Noted: `{neutralize(record_id)}` is *{label}* for "
+            f"{neutralize(incident_type) or 'this kind of'} incidents. Later rankings use it.",
         )
         line["outcome"] = label

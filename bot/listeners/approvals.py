@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.inputs import click_or_answer
 from bot.listeners.replies import ephemeral
 from workers import audit
 from workers.logconfig import unit_of_work
@@ -24,6 +25,7 @@ from workers.proposals import approval
 from workers.proposals.store import ProposalStore
 from workers.queue import enqueue_execution
 from workers.slack import ids
+from workers.slack.neutral import neutralize
 from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
@@ -49,14 +51,16 @@ def user_groups(client: WebClient, user: str) -> list[str]:
 
 
 def _click(
-    ack: Ack, action: dict[str, Any], body: dict[str, Any], context: BoltContext
-) -> tuple[BotDeps, Ladder | None, str, str, str]:
-    """Ack, and what the click says: the deps, the ladder, who clicked, the proposal id, the channel."""
+    ack: Ack, action: dict[str, Any], body: dict[str, Any], respond: Respond, context: BoltContext
+) -> tuple[BotDeps, Ladder | None, str, str, str] | None:
+    """Ack, and what the click says: the deps, the ladder, who clicked, the proposal id, the channel
+    (None when the click was malformed, and the clicker told)."""
     ack()
     deps: BotDeps = context["deps"]
-    user = (body.get("user") or {}).get("id", "")
-    channel = (body.get("channel") or {}).get("id", "")
-    return deps, deps.ladder, user, str(action.get("value", ""))[:100], channel
+    clicked = click_or_answer(action, body, respond, context["run_id"])
+    if clicked is None:
+        return None
+    return deps, deps.ladder, clicked.user, clicked.value[:100], clicked.channel
 
 
 def handle_approve(
@@ -93,7 +97,9 @@ def _decide_click(
 ) -> None:
     """Approve or Deny: the decision in `workers.proposals.approval`, the answer to the clicker only,
     and the execution queued when an approval completed the count."""
-    deps, ladder, user, proposal_id, channel = _click(ack, action, body, context)
+    if (clicked := _click(ack, action, body, respond, context)) is None:
+        return
+    deps, ladder, user, proposal_id, channel = clicked
     with unit_of_work("action handled", action=action_id, run_id=context["run_id"], user=user) as line:
         try:
             if ladder is None or ladder.policy is None:
@@ -132,7 +138,9 @@ def handle_undo(
     context: BoltContext,
 ) -> None:
     """Undo is for the action's approvers: they took responsibility for it running."""
-    deps, _ladder, user, proposal_id, _channel = _click(ack, action, body, context)
+    if (clicked := _click(ack, action, body, respond, context)) is None:
+        return
+    deps, _ladder, user, proposal_id, _channel = clicked
     with unit_of_work(
         "action handled", action=ids.PROPOSAL_UNDO, run_id=context["run_id"], user=user
     ) as line:
@@ -155,7 +163,7 @@ def handle_undo(
                     proposal=p.id,
                     reason="not an approver of it",
                 )
-                ephemeral(respond, f"Only the approvers of `{p.label()}` can undo it.")
+                ephemeral(respond, f"Only the approvers of `{neutralize(p.label())}` can undo it.")
                 line["outcome"] = "refused"
                 return
             enqueue_execution(deps.redis, proposal_id, context["run_id"], undo=True, by=user)
@@ -163,5 +171,5 @@ def handle_undo(
             ephemeral(respond, ":warning: I couldn't queue that right now (Redis is unreachable).")
             line["outcome"] = "redis_down"
             return
-        ephemeral(respond, f"Undoing `{p.label()}`; the result will be posted in the thread.")
+        ephemeral(respond, f"Undoing `{neutralize(p.label())}`; the result will be posted in the thread.")
         line["outcome"] = "undo"

@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+import structlog
 from slack_bolt import Ack, App, BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.inputs import CommandInput, MalformedRequest, parse
 from bot.listeners.queueing import SLACK_SLOW, UNCONFIRMED, enqueue_confirmed
 from bot.worker_watch import watch_placeholder
 from workers import metrics
@@ -24,6 +26,7 @@ from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
 from workers.queue import enqueue_postmortem
 from workers.slack import blocks, ids
+from workers.slack.neutral import mention, neutralize
 from workers.slack.retry import is_transient
 from workers.timewindow import parse_lines, parse_window
 
@@ -50,6 +53,7 @@ NOT_IN_CHANNEL = (
 
 
 SUBCOMMANDS = ("help", "status", "search", "resolve")
+log = structlog.get_logger(__name__)
 
 
 def register(app: App) -> None:
@@ -61,7 +65,13 @@ def handle_triage(
 ) -> None:
     deps: BotDeps = context["deps"]
     run_id: str = context["run_id"]
-    text = (command.get("text") or "").strip()
+    try:
+        cmd = parse(CommandInput, command, "command")
+    except MalformedRequest as exc:
+        ack(text=f":warning: {neutralize(str(exc))}", response_type="ephemeral")
+        log.warning("malformed command", run_id=run_id, error=str(exc))
+        return
+    text = cmd.text.strip()
     word = text.split(" ", 1)[0].lower()
     sub = word if word in SUBCOMMANDS else "triage"
     arrived = time.monotonic()
@@ -70,8 +80,8 @@ def handle_triage(
         ack(*args, **kwargs)
         metrics.observe(deps.redis, "ack_seconds", time.monotonic() - arrived, command=sub)
 
-    scope = {"command": ids.TRIAGE_COMMAND, "run_id": run_id, "channel": command.get("channel_id")}
-    with unit_of_work("command handled", **scope, user=command.get("user_id"), sub=sub) as line:
+    scope = {"command": ids.TRIAGE_COMMAND, "run_id": run_id, "channel": cmd.channel_id}
+    with unit_of_work("command handled", **scope, user=cmd.user_id, sub=sub) as line:
         try:
             if word == "help":
                 settings = deps.settings.incident
@@ -82,23 +92,23 @@ def handle_triage(
                 line["outcome"] = "help"
             elif word == "status":
                 ack_timed()
-                line["outcome"] = _status(command, respond, deps, run_id)
+                line["outcome"] = _status(cmd, respond, deps, run_id)
             elif word == "search":
                 ack_timed()
                 line["outcome"] = _search(text[len(word) :].strip(), respond, deps, run_id)
             elif word == "resolve":
                 ack_timed()
                 summary = text[len(word) :].strip()
-                line["outcome"] = _resolve(command, summary, respond, deps, run_id)
+                line["outcome"] = _resolve(cmd, summary, respond, deps, run_id)
             else:
-                line["outcome"] = _triage(ack_timed, command, respond, client, deps, run_id, text)
+                line["outcome"] = _triage(ack_timed, cmd, respond, client, deps, run_id, text)
         finally:
             metrics.inc(deps.redis, "commands", sub=sub, outcome=str(line.get("outcome", "error")))
 
 
 def _triage(
     ack: Callable[..., None],
-    command: dict[str, Any],
+    command: CommandInput,
     respond: Respond,
     client: WebClient,
     deps: BotDeps,
@@ -114,16 +124,12 @@ def _triage(
         )
     except UserInputError as exc:
         ack(
-            text=f":warning: {exc}\nType `/triage help` for the forms I understand.",
+            text=f":warning: {neutralize(str(exc))}\nType `/triage help` for the forms I understand.",
             response_type="ephemeral",
         )
         return "bad_input"
     ack()
-    channel_id, channel_name, user_id = (
-        command["channel_id"],
-        command.get("channel_name", ""),
-        command["user_id"],
-    )
+    channel_id, channel_name, user_id = command.channel_id, command.channel_name, command.user_id
     try:
         incident = deps.incidents.open_or_get(channel_id, channel_name, user_id, now)
     except redis.RedisError:
@@ -144,7 +150,7 @@ def _triage(
     request = TriageRequest(
         run_id=run_id,
         incident_id=incident.id,
-        team_id=command.get("team_id", ""),
+        team_id=command.team_id,
         channel_id=channel_id,
         channel_name=channel_name,
         requester_id=user_id,
@@ -215,12 +221,12 @@ def _search(query: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
     return "searched"
 
 
-def _resolve(command: dict[str, Any], summary: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
+def _resolve(command: CommandInput, summary: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
     try:
-        incident = deps.incidents.current_for(command["channel_id"])
+        incident = deps.incidents.current_for(command.channel_id)
         if incident is not None:
             enqueue_postmortem(
-                deps.redis, incident.id, command["channel_id"], "resolve", command["user_id"], run_id, summary
+                deps.redis, incident.id, command.channel_id, "resolve", command.user_id, run_id, summary
             )
     except redis.RedisError:
         respond(text=REDIS_DOWN.format(run_id=run_id), response_type="ephemeral")
@@ -240,9 +246,9 @@ def _resolve(command: dict[str, Any], summary: str, respond: Respond, deps: BotD
     return "resolve"
 
 
-def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: str) -> str:
+def _status(command: CommandInput, respond: Respond, deps: BotDeps, run_id: str) -> str:
     try:
-        incident = deps.incidents.current_for(command["channel_id"])
+        incident = deps.incidents.current_for(command.channel_id)
         runs = deps.incidents.triages(incident.id) if incident else []
         workers = workers_by_queue(deps.redis)
     except redis.RedisError:
@@ -256,7 +262,7 @@ def _status(command: dict[str, Any], respond: Respond, deps: BotDeps, run_id: st
         return "status"
     lines = [
         f"*Incident* `{incident.id}`: {incident.status}",
-        f"Opened {incident.started_at:%Y-%m-%d %H:%M} UTC by <@{incident.requester}>",
+        f"Opened {incident.started_at:%Y-%m-%d %H:%M} UTC by {mention(incident.requester)}",
         f"Triage runs: {len(runs)}" + (f" (latest `{runs[-1][0]}`)" if runs else ""),
         _workers_line(workers),
     ]

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import BotDeps
+from bot.listeners.inputs import ArchiveInput, MalformedRequest, MessageInput, parse
 from workers.queue import enqueue_postmortem
 from workers.slack import ids
 
@@ -27,11 +28,16 @@ def register(app: App) -> None:
 
 def handle_archive(event: dict[str, Any], context: BoltContext) -> None:
     deps: BotDeps = context["deps"]
-    channel = event.get("channel", "")
+    try:
+        archived = parse(ArchiveInput, event, "channel_archive event")
+    except MalformedRequest as exc:
+        log.warning("malformed event", run_id=context["run_id"], error=str(exc))
+        return
+    channel = archived.channel
     incident = deps.incidents.current_for(channel)
     if incident is None:
         return
-    enqueue_postmortem(deps.redis, incident.id, channel, "archive", event.get("user", ""), context["run_id"])
+    enqueue_postmortem(deps.redis, incident.id, channel, "archive", archived.user, context["run_id"])
     log.info("incident channel archived", incident=incident.id)
 
 
@@ -48,16 +54,23 @@ def _channel_name(deps: BotDeps, client: WebClient, channel_id: str) -> str | No
 def handle_message(
     event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
-    if event.get("bot_id") or event.get("subtype") in IGNORED_SUBTYPES:
+    try:
+        msg = parse(MessageInput, event, "message event")
+    except MalformedRequest as exc:
+        log.warning("malformed event", run_id=context["run_id"], error=str(exc))
+        return
+    if msg.bot_id or msg.subtype in IGNORED_SUBTYPES:
         return
     deps: BotDeps = context["deps"]
-    channel = event.get("channel", "")
+    channel = msg.channel
     name = _channel_name(deps, client, channel)
     if not deps.incidents.is_incident_channel(channel, name):
         return
     incident = deps.incidents.current_for(channel) or deps.incidents.open_or_get(
-        channel, name or "", event.get("user", ""), datetime.fromtimestamp(float(event.get("ts", 0)), tz=UTC)
+        channel, name or "", msg.user, datetime.fromtimestamp(float(msg.ts), tz=UTC)
     )
-    message = {k: str(event[k]) for k in ("ts", "user", "text", "thread_ts", "subtype") if event.get(k)}
-    stored = deps.incidents.record_message(incident.id, str(body.get("event_id", event.get("ts"))), message)
+    fields = msg.model_dump(include={"ts", "user", "text", "thread_ts", "subtype"})
+    message = {k: str(v) for k, v in fields.items() if v}
+    event_id = body.get("event_id")
+    stored = deps.incidents.record_message(incident.id, str(event_id or msg.ts), message)
     log.debug("incident message", incident=incident.id, stored=stored)

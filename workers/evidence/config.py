@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from workers.errors import ConfigError
 from workers.evidence.model import LogSource
+from workers.yamllines import load_yaml, read_config
 
 
 class _Source(BaseModel):
@@ -111,12 +112,9 @@ class SourcesFile(BaseModel):
 
 def load_sources(path: Path) -> SourcesFile:
     """Parse and validate; every problem is reported with its line in the file."""
+    text = read_config(path, "EVIDENCE_SOURCES_FILE")
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([f"EVIDENCE_SOURCES_FILE: cannot read {path}: {exc.strerror}"]) from exc
-    try:
-        raw = yaml.safe_load(text) or {}
+        raw = load_yaml(text) or {}
         lines = _line_numbers(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -26,7 +26,8 @@ from workers.proposals.approval import current_decision
 from workers.proposals.model import Proposal, State
 from workers.proposals.store import ProposalStore
 from workers.slack import ids
-from workers.slack.blocks import button, clip, neutralise, section
+from workers.slack.blocks import button, clip, section
+from workers.slack.neutral import mention, neutralize
 from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
@@ -68,8 +69,8 @@ def _execute(rt: runtime.Runtime, store: ProposalStore, proposal_id: str) -> str
     try:
         if rules is None or rules.dry_run_first:  # a failing dry run stops it before it changes anything
             plan = executor.dry_run(request)
-            lines = "\n".join(f"• {neutralise(x)}" for x in plan.lines)
-            post_in_thread(rt, p, f":mag: *Dry run* of `{neutralise(p.label())}`:\n{lines}")
+            lines = "\n".join(f"• {neutralize(x)}" for x in plan.lines)
+            post_in_thread(rt, p, f":mag: *Dry run* of `{neutralize(p.label())}`:\n{lines}")
         outcome = executor.execute(request)
         check = executor.verify(request, outcome) if outcome.ok else None
     except ExecutorError as exc:
@@ -96,7 +97,7 @@ def _finish(
     if after is not None:
         show_outcome(rt.slack, after)
     mark = ":white_check_mark:" if state == "succeeded" else ":x:"
-    text = f"{mark} `{neutralise(p.label())}` {state}: {neutralise(detail)}"
+    text = f"{mark} `{neutralize(p.label())}` {state}: {neutralize(detail)}"
     extra = [button("Undo", ids.PROPOSAL_UNDO, p.id)] if token else []
     post_in_thread(rt, after or p, text, extra)
     return state
@@ -133,10 +134,8 @@ def _undo(rt: runtime.Runtime, store: ProposalStore, proposal_id: str, by: str) 
         action=p.action.model_dump(mode="json"),
         reason=detail,
     )
-    what = neutralise(p.label())
-    post_in_thread(
-        rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by <@{by}>: {state} ({neutralise(detail)})"
-    )
+    what, why = neutralize(p.label()), neutralize(detail)
+    post_in_thread(rt, p, f":leftwards_arrow_with_hook: Undo of `{what}` by {mention(by)}: {state} ({why})")
     return state
 
 

@@ -20,7 +20,7 @@ from workers.jobs.execute import post_in_thread
 from workers.proposals.model import Proposal
 from workers.proposals.store import INFLIGHT, ProposalStore
 from workers.queue import ACTIONS, queue
-from workers.slack.blocks import neutralise
+from workers.slack.neutral import neutralize
 from workers.slack.proposal_blocks import show_outcome
 
 log = structlog.get_logger(__name__)
@@ -56,8 +56,8 @@ def fail_stuck(rt: runtime.Runtime, proposal_id: str, reason: str) -> Proposal |
     post_in_thread(
         rt,
         after,
-        f":x: `{neutralise(after.label())}` failed: {reason}. It was {before.state} and is not retried; "
-        "check the target before approving it again.",
+        f":x: `{neutralize(after.label())}` failed: {neutralize(reason)}. It was {before.state} and is not "
+        "retried; check the target before approving it again.",
     )
     show_outcome(rt.slack, after)
     return after

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from workers.knowledge.ingest_markdown import PostmortemError, parse_markdown
 from workers.knowledge.model import IncidentRecord, Provenance
+from workers.yamllines import load_yaml
 
 SUFFIXES: dict[str, Provenance] = {
     ".md": "markdown", ".markdown": "markdown", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
@@ -36,7 +37,7 @@ SUFFIXES: dict[str, Provenance] = {
 NOT_POSTMORTEMS = re.compile(
     r"^(readme|license|licence|contributing|changelog|code_of_conduct|copying)\b", re.I
 )
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_FILE_BYTES = 5_000_000  # the largest real postmortem we have seen is ~200 KB; logs belong elsewhere
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ def ingest_file(path: Path, root: Path, explicit: bool = False) -> FileResult:
     provenance = SUFFIXES.get(path.suffix.lower(), "markdown")
     source = path.relative_to(root).as_posix()
     try:
+        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+            over = f"{size / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 1e6:g} MB limit for one postmortem"
+            return _failed(path, None, over)
         data = path.read_bytes()
     except OSError as exc:
         return _failed(path, None, f"cannot read: {exc}")
@@ -126,6 +130,8 @@ def ingest_file(path: Path, root: Path, explicit: bool = False) -> FileResult:
                 return FileResult(path, [], [])
     except PostmortemError as exc:
         return _failed(path, exc.line, exc.message)
+    except RecursionError:
+        return _failed(path, None, "nested too deeply to be a postmortem record")
     records: list[IncidentRecord] = []
     for doc in docs:
         index = len(records) if len(docs) > 1 else None
@@ -166,7 +172,7 @@ def _looks_like_boilerplate(path: Path, root: Path) -> bool:
 def _load_structured(text: str, provenance: Provenance) -> list[Any]:
     """The documents of a JSON or YAML file: one record or a list of them."""
     try:
-        data = json.loads(text) if provenance == "json" else yaml.load(text, Loader=_Loader)
+        data = json.loads(text) if provenance == "json" else load_yaml(text, MAX_FILE_BYTES)
     except json.JSONDecodeError as exc:
         raise PostmortemError(exc.lineno, f"malformed JSON: {exc.msg}") from exc
     except yaml.YAMLError as exc:
@@ -210,7 +216,7 @@ def _line_of(text: str, provenance: Provenance, index: int | None, loc: tuple[in
         end = next((n for n, line in enumerate(lines[1:], 1) if line.strip() in ("---", "...")), 0)
         body = "\n".join(lines[:end]) if opened else ""
     try:
-        node = yaml.compose(body, Loader=_Loader)
+        node = yaml.compose(body, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None
     path = ([index] if index is not None else []) + list(loc)

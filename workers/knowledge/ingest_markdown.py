@@ -12,8 +12,7 @@ from typing import Any
 import yaml
 
 from workers.knowledge.model import IncidentRecord
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from workers.yamllines import load_yaml
 
 # First match wins: "Summary of impact" is impact, "Mitigation & resolution" is resolution.
 SECTION_RULES: list[tuple[re.Pattern[str], str]] = [
@@ -92,7 +91,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], list[str], int]:
     if end is None:
         raise PostmortemError(1, "front matter opened with --- is never closed")
     try:
-        meta = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
+        meta = load_yaml("\n".join(lines[1:end]))
     except yaml.YAMLError as exc:
         raise PostmortemError.from_yaml(exc, 1) from exc
     if meta is None:

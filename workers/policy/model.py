@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workers.yamllines import validated
+from workers.yamllines import read_config, validated
 
 Level = Literal["observe", "suggest", "act"]
 BudgetState = Literal["healthy", "burning", "exhausted"]
@@ -115,7 +115,7 @@ class PolicyFile(_Strict):
 def load_policy(path: Path, text: str | None = None) -> PolicyFile:
     """The policy in `path` (or `text`, read from it), or a `ConfigError` listing every problem as
     `file:line: message`."""
-    text = path.read_text() if text is None else text
+    text = read_config(path, "POLICY_FILE") if text is None else text
     policy = validated(path, text, PolicyFile, "a policy file is a mapping (version, deny, actions, slos, …)")
     policy.sha256 = hashlib.sha256(text.encode()).hexdigest()
     policy.source = str(path)

@@ -8,6 +8,8 @@ import html
 import re
 from collections.abc import Mapping
 
+from workers.slack.neutral import name_of
+
 _ANGLE = re.compile(r"<([^<>\n]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
@@ -16,15 +18,8 @@ _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
 
 def _angle(inner: str, names: Mapping[str, str]) -> str:
     target, _, label = inner.partition("|")
-    if target.startswith("@"):
-        return "@" + (names.get(target[1:]) or label.lstrip("@") or target[1:])
-    if target.startswith("#"):
-        return "#" + (label or target[1:])
-    if target.startswith("!"):
-        special = target[1:].split("^", 1)[0]
-        if special in ("here", "channel", "everyone"):
-            return f"@{special}"
-        return label or f"@{special}"
+    if target[:1] in ("@", "#", "!"):
+        return name_of(target, label, names)
     if label:
         return f"[{label}]({target})"
     return target if "://" in target or target.startswith("mailto:") else f"<{inner}>"

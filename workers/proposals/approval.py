@@ -18,6 +18,7 @@ from workers.policy.decide import listed_approver, may_approve, rules_for
 from workers.policy.ladder import Ladder, Now, decision_now
 from workers.proposals.model import Approval, Proposal
 from workers.proposals.store import ProposalStore
+from workers.slack.neutral import neutralize
 
 Outcome = Literal["approved", "recorded", "denied", "cancelled", "refused", "closed", "expired", "unknown"]
 UNKNOWN = (
@@ -67,11 +68,11 @@ def _open(
     if changed and expired is not None:
         _audit(client, expired, "expired", user, expired.reason)
         return ClickResult(
-            "expired", f"`{p.label()}` expired at {p.expires_at:%H:%M} UTC; nothing was done.", expired
+            "expired", f"{_shown(p)} expired at {p.expires_at:%H:%M} UTC; nothing was done.", expired
         )
     if p.state != "proposed":
         _audit(client, p, "click_refused", user, f"already {p.state}")
-        return ClickResult("closed", f"`{p.label()}` is already {p.state}; this click changes nothing.", p)
+        return ClickResult("closed", f"{_shown(p)} is already {p.state}; this click changes nothing.", p)
     return p
 
 
@@ -95,7 +96,7 @@ def approve(
     refusal = _refusal(current, p, user, groups)
     if refusal:
         _audit(client, p, "approval_refused", user, refusal, **under)
-        return ClickResult("refused", f"I can't count your approval of `{p.label()}`: {refusal}", p)
+        return ClickResult("refused", f"I can't count your approval of {_shown(p)}: {neutralize(refusal)}", p)
     needed = max(1, p.approvals_needed, decision.approvals_needed)
 
     def add(cur: Proposal) -> Proposal | None:
@@ -110,7 +111,7 @@ def approve(
         state = after.state if after else "gone"
         _audit(client, after or p, "click_refused", user, f"approval already counted ({state})", **under)
         return ClickResult(
-            "closed", f"Your approval of `{p.label()}` was already counted (it is {state}).", after
+            "closed", f"Your approval of {_shown(p)} was already counted (it is {state}).", after
         )
     if after.state == "approved":
         _audit(
@@ -123,7 +124,7 @@ def approve(
             **under,
         )
         return ClickResult(
-            "approved", f"Approved: `{p.label()}` runs now; the result will be posted in the thread.", after
+            "approved", f"Approved: {_shown(p)} runs now; the result will be posted in the thread.", after
         )
     _audit(
         client,
@@ -135,7 +136,7 @@ def approve(
     )
     count = f"{len(after.approvals)} of {needed}"
     return ClickResult(
-        "recorded", f"Your approval of `{p.label()}` is {count}; another approver must confirm.", after
+        "recorded", f"Your approval of {_shown(p)} is {count}; another approver must confirm.", after
     )
 
 
@@ -163,16 +164,14 @@ def deny(
         to, reason = "denied", "denied by an approver"
     else:
         _audit(client, p, "deny_refused", user, "not an approver")
-        return ClickResult(
-            "refused", f"Only an approver for {p.action.action_type} can deny `{p.label()}`.", p
-        )
+        return ClickResult("refused", f"Only an approver for {p.action.action_type} can deny {_shown(p)}.", p)
     after, changed = store.transition(proposal_id, "proposed", to, reason=reason)
     if not changed:
         state = after.state if after else "gone"
         _audit(client, after or p, "click_refused", user, f"already {state}")
-        return ClickResult("closed", f"`{p.label()}` is already {state}; this click changes nothing.", after)
+        return ClickResult("closed", f"{_shown(p)} is already {state}; this click changes nothing.", after)
     _audit(client, after or p, to, user, reason, policy_now=policy.sha256 if policy else "")
-    return ClickResult(to, f"`{p.label()}` {to}: it will not run.", after)
+    return ClickResult(to, f"{_shown(p)} {to}: it will not run.", after)
 
 
 def _refusal(now: Now, p: Proposal, user: str, groups: Sequence[str]) -> str:
@@ -210,3 +209,8 @@ def _audit(client: redis.Redis, p: Proposal, kind: str, user: str, reason: str, 
         novel=p.novel,
         **extra,
     )
+
+
+def _shown(p: Proposal) -> str:
+    """The proposal as the clicker sees it: its label, as text."""
+    return f"`{neutralize(p.label())}`"

@@ -1,8 +1,8 @@
 """Block Kit building blocks, and the small messages: placeholder, failure, search results.
 
-Text that came from people or logs is neutralised before it is shown: mentions become plain
-names (quoting `<!channel>` must never ping a channel) and stray angle brackets are escaped.
-Every builder stays inside Slack's limits (3,000 characters a section, 50 blocks a message).
+Text that came from people, logs or the model goes through `workers.slack.neutral.neutralize`
+before it is shown (quoting `<!channel>` must never ping a channel). Every builder stays inside
+Slack's limits (3,000 characters a section, 50 blocks a message).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from workers.models import EvidenceView, IncidentContext, KnowledgeView, SimilarIncident, Window
 from workers.slack import ids
+from workers.slack.neutral import link, mention, neutralize
 
 Block = dict[str, Any]
 SECTION_MAX = 3000
@@ -23,29 +24,12 @@ QUOTE_MAX = 500
 EVIDENCE_SHOWN = 6
 SIMILAR_SHOWN = 3
 SEARCH_SHOWN = 8
-_MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
-_LINK = re.compile(r"<((?:https?|mailto):[^>|]+)(?:\|([^>]*))?>")
-
-
-def neutralise(text: str, names: Mapping[str, str] | None = None) -> str:
-    """Slack markup → plain text that mentions no one; `names` maps user ids to display names."""
-    names = names or {}
-
-    def mention(m: re.Match[str]) -> str:
-        kind, ident, label = m.group(1), m.group(2), m.group(3)
-        if kind == "@":
-            return "@" + (label or names.get(ident, ident))
-        if kind == "#":
-            return "#" + (label or ident)
-        return "@" + (label.lstrip("@") if label else ident.split("^")[0])
-
-    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
-    text = _MENTION.sub(mention, text)
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+_PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """At most `limit` characters; never ends inside an escape such as `&amp;`."""
+    return text if len(text) <= limit else _PARTIAL_ENTITY.sub("", text[: limit - 1]).rstrip() + "…"
 
 
 def section(text: str) -> Block:
@@ -61,19 +45,20 @@ def fmt_window(window: Window, zone: str) -> str:
     start, end = window.start.astimezone(tz), window.end.astimezone(tz)
     day = "" if start.date() == end.date() else f"{start:%b %d} "
     label = f"{day}{start:%H:%M}–{end:%H:%M} {start.tzname()} ({window.minutes} min)"
-    return label + (f", from “{window.phrase}”" if window.phrase else ", the default window")
+    return label + (f", from “{neutralize(window.phrase)}”" if window.phrase else ", the default window")
 
 
 def placeholder(
     requester_id: str, window: Window, zone: str, run_id: str, run: int = 1
 ) -> tuple[str, list[Block]]:
     again = f" (run {run}, updating this board)" if run > 1 else ""
-    text = f"Triage requested by <@{requester_id}>{again}: gathering context for {fmt_window(window, zone)}…"
+    who = mention(requester_id)
+    text = f"Triage requested by {who}{again}: gathering context for {fmt_window(window, zone)}…"
     return text, [section(f":mag: {text}"), context(f"run id `{run_id}`")]
 
 
 def failure(run_id: str, reason: str) -> tuple[str, list[Block]]:
-    text = f"Triage failed: {reason}. Nothing else was changed."
+    text = f"Triage failed: {neutralize(reason)}. Nothing else was changed."
     return text, [
         section(
             f":warning: *{text}*\nRun `/triage` again; if it keeps failing, give your admins the run id."
@@ -101,39 +86,39 @@ def when(at: datetime, zone: str) -> str:
 def evidence(view: EvidenceView, zone: str) -> list[Block]:
     """The digest's best entries, one section each (quoted lines are redacted, verbatim)."""
     quoted = [e for e in view.entries if e.exemplar is not None and e.kind != "steady"][:EVIDENCE_SHOWN]
+    service = neutralize(view.service) or "all services"
     if not quoted:
-        return [section(f"*Log evidence* for `{view.service or 'all services'}`: nothing stood out.")]
-    out = [section(f"*Log evidence* for `{view.service or 'all services'}`, strongest first:")]
+        return [section(f"*Log evidence* for `{service}`: nothing stood out.")]
+    out = [section(f"*Log evidence* for `{service}`, strongest first:")]
     for e in quoted:
         baseline = f" (baseline {e.baseline_count})" if e.baseline_count is not None else ""
         ratio = f", {e.ratio:.1f}× the baseline rate" if e.kind == "surging" and e.ratio else ""
         span = (
             f" · {when(e.first_seen, zone)}–{when(e.last_seen, zone)}" if e.first_seen and e.last_seen else ""
         )
-        quote = clip(neutralise(e.exemplar or ""), QUOTE_MAX)
-        out.append(section(f"*{e.kind}* {e.severity} ×{e.count}{baseline}{ratio}{span}\n>{quote}"))
+        quote = clip(neutralize(e.exemplar or ""), QUOTE_MAX)
+        kind, severity = neutralize(e.kind), neutralize(e.severity)
+        out.append(section(f"*{kind}* {severity} ×{e.count}{baseline}{ratio}{span}\n>{quote}"))
     approx = "" if view.exact else ", approximate"
     more = (
         f" · {len(view.entries) - len(quoted)} more in the digest" if len(view.entries) > len(quoted) else ""
     )
     cut = f", {view.cut} templates cut" if view.cut else ""
-    sources = " · ".join(view.sources)
-    digest = f"Digest {view.tokens} of {view.budget_tokens} tokens ({view.encoding}{approx}{cut})"
+    sources = " · ".join(neutralize(s) for s in view.sources)
+    digest = f"Digest {view.tokens} of {view.budget_tokens} tokens ({neutralize(view.encoding)}{approx}{cut})"
     out.append(context(f"{digest}{more} · {sources}"))
     return out
 
 
 def match_text(m: SimilarIncident) -> str:
-    title = neutralise(m.title)
-    if m.link:  # a "|" in the text would end Slack's link markup early
-        title = f"<{m.link}|{title.replace('|', '/')}>"
-    lines = [f"*{title}* `{m.record_id}` (score {m.score:.2f})"]
+    title = link(m.link, m.title) if m.link else neutralize(m.title)
+    lines = [f"*{title}* `{neutralize(m.record_id)}` (score {m.score:.2f})"]
     if m.root_cause:
-        lines.append(f"Root cause: {clip(neutralise(m.root_cause), 600)}")
+        lines.append(f"Root cause: {clip(neutralize(m.root_cause), 600)}")
     if m.fix:
-        lines.append(f"Fix: {clip(neutralise(m.fix), 600)}")
+        lines.append(f"Fix: {clip(neutralize(m.fix), 600)}")
     if not m.root_cause and m.snippet:
-        lines.append(f"_{clip(neutralise(m.snippet), 300)}_")
+        lines.append(f"_{clip(neutralize(m.snippet), 300)}_")
     return "\n".join(lines)
 
 
@@ -142,7 +127,7 @@ def knowledge(view: KnowledgeView) -> list[Block]:
     if view.novel:
         return [
             section(
-                f":new: *No similar past incident* (novelty {view.novelty:.2f}). {neutralise(view.reason)} "
+                f":new: *No similar past incident* (novelty {view.novelty:.2f}). {neutralize(view.reason)} "
                 "This looks new: it needs human judgment."
             )
         ]
@@ -175,9 +160,9 @@ def button(label: str, action_id: str, value: str) -> Block:
 def search_results(query: str, matches: list[SimilarIncident]) -> tuple[str, list[Block]]:
     """The ephemeral answer to `/triage search`."""
     if not matches:
-        text = f"No past incident matches “{neutralise(query)}”."
+        text = f"No past incident matches “{neutralize(query)}”."
         return text, [section(text)]
-    text = f"{len(matches)} past incidents match “{neutralise(query)}”"
+    text = f"{len(matches)} past incidents match “{neutralize(query)}”"
     return text, [section(f"*{text}:*"), *(section(match_text(m)) for m in matches[:SEARCH_SHOWN])]
 
 
@@ -190,8 +175,8 @@ def conversation(ctx: IncidentContext, zone: str, names: Mapping[str, str]) -> s
     lines = []
     for m in shown:
         replies = f" _({m.reply_count} replies)_" if m.reply_count else ""
-        body = clip(neutralise(m.text, names).replace("\n", " "), LINE_MAX)
-        lines.append(f"• `{when(m.at, zone)}` *{m.author or m.user}*: {body}{replies}")
+        body = clip(neutralize(m.text, names).replace("\n", " "), LINE_MAX)
+        lines.append(f"• `{when(m.at, zone)}` *{neutralize(m.author or m.user)}*: {body}{replies}")
     # Keep the newest lines when the section would overflow.
     while lines and len(head) + sum(len(line) + 1 for line in lines) > SECTION_MAX - 40:
         lines.pop(0)

@@ -15,7 +15,8 @@ from slack_sdk.errors import SlackApiError
 
 from workers.proposals.model import Proposal
 from workers.slack import ids
-from workers.slack.blocks import button, clip, context, neutralise
+from workers.slack.blocks import button, clip, context
+from workers.slack.neutral import mention, neutralize
 
 log = structlog.get_logger(__name__)
 Block = dict[str, Any]
@@ -60,9 +61,9 @@ def buttons(proposal_id: str, short: str, what: str) -> Block:
 
 def outcome(p: Proposal) -> Block:
     """What became of the proposal, in the place its buttons were."""
-    who = ", ".join(f"<@{a.user}>" for a in p.approvals) or "nobody"
-    text = OUTCOME.get(p.state, p.state).format(who=who, reason=neutralise(p.reason or "by an approver"))
-    return context(clip(f"`{neutralise(p.label())}` {text}", 2900))
+    who = ", ".join(mention(a.user) for a in p.approvals) or "nobody"
+    text = OUTCOME.get(p.state, p.state).format(who=who, reason=neutralize(p.reason or "by an approver"))
+    return context(clip(f"`{neutralize(p.label())}` {text}", 2900))
 
 
 def show_outcome(client: WebClient, p: Proposal, message: dict[str, Any] | None = None) -> None:

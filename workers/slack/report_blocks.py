@@ -18,10 +18,10 @@ from workers.slack.blocks import (
     evidence,
     fmt_window,
     knowledge,
-    neutralise,
     section,
     when,
 )
+from workers.slack.neutral import neutralize
 from workers.triage.report import ClassifiedAction, Hypothesis, TriageReport
 
 STATUS_BADGE = {
@@ -45,32 +45,32 @@ def answer(ctx: IncidentContext, report: TriageReport, zone: str, run: int = 1) 
     """The answer message: who/when, summary, novelty, board, similar incidents, gaps, provenance."""
     req = ctx.request
     names = {m.user: m.author for m in ctx.messages if m.author}
-    title = f"Triage: #{ctx.channel_name}"
+    title = f"Triage: #{neutralize(ctx.channel_name)}"
     blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": clip(title, 150)}}]
-    facts = [f"*Requested by* @{ctx.requester_name}", f"*Window* {fmt_window(req.window, zone)}"]
+    facts = [f"*Requested by* @{neutralize(ctx.requester_name)}", f"*Window* {fmt_window(req.window, zone)}"]
     if ctx.incident is not None:
         inc = ctx.incident
         facts.insert(0, f"*Incident* `{inc.id}` · {inc.status} since {when(inc.started_at, zone)}")
     if run > 1:
         facts.append(f"*Run* {run}: the board below is updated, not repeated")
     if req.text:
-        facts.append(f"*Reported*: {neutralise(req.text, names)}")
+        facts.append(f"*Reported*: {neutralize(req.text, names)}")
     blocks.append(section("\n".join(facts)))
     blocks.append(section(_summary(report)))
     if report.novel:
-        blocks.append(section(f":new: *This looks novel.* {neutralise(report.novelty_reason)}"))
+        blocks.append(section(f":new: *This looks novel.* {neutralize(report.novelty_reason)}"))
     if report.best_effort:
-        blocks.append(section(f":warning: *Best effort*: {neutralise(report.best_effort)}"))
+        blocks.append(section(f":warning: *Best effort*: {neutralize(report.best_effort)}"))
     blocks.extend(_board(report, ctx))
     if ctx.knowledge is not None and not ctx.knowledge.novel:
         blocks.extend(knowledge(ctx.knowledge))
     for gap in ctx.gaps:
-        blocks.append(section(f":warning: *Gap in the evidence*: {neutralise(gap)}"))
+        blocks.append(section(f":warning: *Gap in the evidence*: {neutralize(gap)}"))
     if ctx.incident is not None and ctx.incident.status == "open":
         resolve = button("Mark resolved", ids.INCIDENT_RESOLVE, ctx.incident.id)
         blocks.append({"type": "actions", "block_id": "incident-actions", "elements": [resolve]})
     blocks.append(context(_provenance(ctx, report)))
-    text = f"{title}: {clip(report.summary.cause, 200)}"
+    text = f"{title}: {clip(neutralize(report.summary.cause), 200)}"
     return text, blocks
 
 
@@ -81,15 +81,15 @@ def details(ctx: IncidentContext, zone: str) -> tuple[str, list[Block]]:
     if ctx.evidence is not None:
         blocks.extend(evidence(ctx.evidence, zone))
     blocks.append(section(conversation(ctx, zone, names)))
-    return f"Evidence behind the triage of #{ctx.channel_name}", blocks
+    return f"Evidence behind the triage of #{neutralize(ctx.channel_name)}", blocks
 
 
 def _summary(report: TriageReport) -> str:
     s = report.summary
     return (
-        f"*What's going on*: {neutralise(s.what)}\n"
-        f"*Likely cause* ({s.cause_confidence} confidence): {neutralise(s.cause)}\n"
-        f"*What to do next*: {neutralise(s.next)}"
+        f"*What's going on*: {neutralize(s.what)}\n"
+        f"*Likely cause* ({s.cause_confidence} confidence): {neutralize(s.cause)}\n"
+        f"*What to do next*: {neutralize(s.next)}"
     )
 
 
@@ -102,7 +102,7 @@ def _board(report: TriageReport, ctx: IncidentContext) -> list[Block]:
         out.append(section(_hypothesis(h, report)))
         for c in h.classified:
             if c.proposal_id:
-                short = f"{c.action.action_type} {neutralise(c.action.target)}"
+                short = f"{c.action.action_type} {neutralize(c.action.target)}"
                 out.append(proposal_blocks.buttons(c.proposal_id, short, _what(c)))
         value = f"{incident_id}|{h.id}"
         out.append(
@@ -123,20 +123,20 @@ def _hypothesis(h: Hypothesis, report: TriageReport) -> str:
     badge = STATUS_BADGE.get(h.status, "")
     was = f" (capped from {h.downgraded_from})" if h.downgraded_from else ""
     lines = [
-        f"`{h.id}` *{h.confidence}*{was}{' · ' + badge if badge else ''}",
-        clip(neutralise(h.statement), STATEMENT_MAX),
+        f"`{neutralize(h.id)}` *{h.confidence}*{was}{' · ' + badge if badge else ''}",
+        clip(neutralize(h.statement), STATEMENT_MAX),
     ]
     if h.detail:
-        lines.append(clip(neutralise(h.detail), DETAIL_MAX))
+        lines.append(clip(neutralize(h.detail), DETAIL_MAX))
     refs = []
     for ref in h.evidence[:REFS_SHOWN]:
-        quote = f" “{clip(neutralise(ref.quote), 160)}”" if ref.quote else ""
-        refs.append(f"`{neutralise(ref.id)}`{quote}")
+        quote = f" “{clip(neutralize(ref.quote), 160)}”" if ref.quote else ""
+        refs.append(f"`{neutralize(ref.id)}`{quote}")
     if refs:
         more = f" +{len(h.evidence) - REFS_SHOWN}" if len(h.evidence) > REFS_SHOWN else ""
         lines.append("Evidence: " + ", ".join(refs) + more)
     if h.checks:
-        lines.append("Check: " + "; ".join(clip(neutralise(c), 200) for c in h.checks[:CHECKS_SHOWN]))
+        lines.append("Check: " + "; ".join(clip(neutralize(c), 200) for c in h.checks[:CHECKS_SHOWN]))
     for c in h.classified:
         lines.append(_action(c))
     return "\n".join(lines)
@@ -146,15 +146,15 @@ def _what(c: ClassifiedAction) -> str:
     """The action as a command: type, target, parameters."""
     action = c.action
     params = " ".join(f"{k}={v}" for k, v in sorted(action.params.items()))
-    return " ".join(p for p in (action.action_type, neutralise(action.target), neutralise(params)) if p)
+    return " ".join(p for p in (action.action_type, neutralize(action.target), neutralize(params)) if p)
 
 
 def _action(c: ClassifiedAction) -> str:
     """The action with the command a human would run, and why it is at its level."""
     action = c.action
     what = _what(c)
-    why = f" _({clip(neutralise(c.reasons[-1]), 160)})_" if c.reasons else ""
-    because = f": {clip(neutralise(action.rationale), 200)}" if action.rationale else ""
+    why = f" _({clip(neutralize(c.reasons[-1]), 160)})_" if c.reasons else ""
+    because = f": {clip(neutralize(action.rationale), 200)}" if action.rationale else ""
     if c.proposal_id:
         return f"Proposed: `{clip(what, 200)}` _(runs only after approval below)_{because}"
     return f"Suggested: `{clip(what, 200)}`{why}{because}"
@@ -164,24 +164,25 @@ def _provenance(ctx: IncidentContext, report: TriageReport) -> str:
     g = report.grounding
     if report.mode == "evidence-only":
         head = (
-            f"Evidence-only mode: {report.mode_reason}. "
+            f"Evidence-only mode: {neutralize(report.mode_reason)}. "
             "Hypotheses come from past incidents and log anomalies."
         )
     else:
         u = report.usage
-        prompts = ", ".join(f"{p.name} v{p.version}" for p in report.prompts)
+        prompts = neutralize(", ".join(f"{p.name} v{p.version}" for p in report.prompts))
         head = (
-            f"LLM `{u.model}` · {u.calls} call{'s' if u.calls != 1 else ''} · "
+            f"LLM `{neutralize(u.model)}` · {u.calls} call{'s' if u.calls != 1 else ''} · "
             f"{u.prompt_tokens + u.completion_tokens} tokens · prompts {prompts} · grounding: "
             f"{g.dropped_hypotheses} dropped, {g.downgraded} downgraded, {g.dropped_refs} citations removed"
         )
         if g.dropped_advice:
             head += f", {g.dropped_advice} unsupported advice removed"
     if g.suspicious:
-        head += f" · suspicious evidence (not cited): {', '.join(f'`{i}`' for i in sorted(g.suspicious))}"
+        suspicious = ", ".join(f"`{neutralize(i)}`" for i in sorted(g.suspicious))
+        head += f" · suspicious evidence (not cited): {suspicious}"
     if report.shadowed:
         head += f" · {report.shadowed} action(s) at observe, kept in the shadow ledger"
     return (
         f"{head} · Log evidence and the channel are in the thread. "
-        f"run id `{ctx.request.run_id}` · {ctx.elapsed_s:.1f} s"
+        f"run id `{neutralize(ctx.request.run_id)}` · {ctx.elapsed_s:.1f} s"
     )

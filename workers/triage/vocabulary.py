@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workers.errors import ConfigError
-from workers.yamllines import validated
+from workers.yamllines import read_config, validated
 
 DEFAULT_FILE = Path(__file__).with_name("vocabulary.yaml")
 
@@ -77,10 +77,7 @@ class Vocabulary(BaseModel):
 
 def load_vocabulary(path: Path = DEFAULT_FILE) -> Vocabulary:
     """The vocabulary in `path`, or a `ConfigError` listing every problem as `file:line: message`."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the vocabulary: {exc.strerror or exc}"]) from exc
+    text = read_config(path, "EVIDENCE_VOCABULARY_FILE")
     vocabulary = validated(path, text, Vocabulary, "a vocabulary is a mapping (version, mechanisms, changes)")
     ids = [t.id for t in [*vocabulary.mechanisms, *vocabulary.changes]]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
