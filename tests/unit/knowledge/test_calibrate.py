@@ -86,8 +86,7 @@ def test_the_stored_threshold_is_used_and_the_answer_says_score_threshold_and_ne
     assert view.novel and view.matches == []
     assert (
         f"no past incident scores above the novelty threshold {cal.threshold:.2f}, rule {cal.rule} by "
-        "leave-one-out on 6"
-        in (view.reason)
+        "leave-one-out on 6" in (view.reason)
     )
     assert view.reason.endswith(f"; nearest: B2 (Search pods out of memory) at {1 - view.novelty:.2f}")
 
@@ -114,18 +113,42 @@ def test_a_past_incident_with_the_mechanism_the_logs_show_is_not_novel_whatever_
 # Two past OOM kills told in different words, with different log lines that both show the OOM killer:
 # their text and signatures barely match, so the score alone calls each novel when the other is left out.
 OOM_APART = [
-    rec("O1", "Ranking pods restarted", "ranking answers slowly", "the kernel OOM killer killed java", "oom",
-        "kernel: Out of memory: Killed process 4182 (java)"),
-    rec("O2", "Ledger crashloop at midnight", "ledger writes failing", "container memory limit, oom", "oom",
-        "containerd: task exited: OOMKilled reason=limit"),
-    rec("P1", "Checkout 504s from the ledger pool", "checkout timeouts ledger pool wait", "pool exhausted",
-        "pool"),
-    rec("P2", "Ledger pool ran dry during the sale", "checkout timeouts ledger pool wait", "pool leak", "pool"),
+    rec(
+        "O1",
+        "Ranking pods restarted",
+        "ranking answers slowly",
+        "the kernel OOM killer killed java",
+        "oom",
+        "kernel: Out of memory: Killed process 4182 (java)",
+    ),
+    rec(
+        "O2",
+        "Ledger crashloop at midnight",
+        "ledger writes failing",
+        "container memory limit, oom",
+        "oom",
+        "containerd: task exited: OOMKilled reason=limit",
+    ),
+    rec(
+        "P1",
+        "Checkout 504s from the ledger pool",
+        "checkout timeouts ledger pool wait",
+        "pool exhausted",
+        "pool",
+    ),
+    rec(
+        "P2", "Ledger pool ran dry during the sale", "checkout timeouts ledger pool wait", "pool leak", "pool"
+    ),
     rec("C1", "BGP flap", "region unreachable for minutes", "transit router firmware bug", "bgp"),
     rec("D1", "Coffee machine broke", "office kitchen flooded", "a hose burst", "plumbing"),
-    rec("N1", "Ledger writes failing after the sale", "ledger writes failing checkout", "an integer overflow",
-        "overflow"),
-]  # fmt: skip
+    rec(
+        "N1",
+        "Ledger writes failing after the sale",
+        "ledger writes failing checkout",
+        "an integer overflow",
+        "overflow",
+    ),
+]
 
 
 def test_leave_one_out_keeps_the_cause_rule_only_when_it_separates_better() -> None:
