@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from workers.knowledge.ingest import ingest_path
-from workers.knowledge.render import record_markdown
-from workers.knowledge.service import KnowledgeDeps
-from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
-from workers.postmortem.render import markdown
 from workers.redisconn import connect
 from workers.settings import Settings
+
+if TYPE_CHECKING:  # each subcommand imports what it needs: `kb search` starts fast
+    from workers.knowledge.service import KnowledgeDeps
+    from workers.postmortem.record import DraftStore
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,6 +62,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.knowledge.service import KnowledgeDeps
+
     handle = connect(settings.redis)
     try:
         knowledge = KnowledgeDeps.build(handle.client, settings.llm)
@@ -72,6 +74,8 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
                 when = f"{record.started_at:%Y-%m-%d}" if record.started_at else "          "
                 print(f"{record.id:<28} {when}  {record.title}")
             return 0
+        if args.kb_command in ("show", "export-triplets"):
+            from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
         if args.kb_command == "show":
             return _show(knowledge, DraftStore(handle.client), args.id, args.format)
         if args.kb_command == "export-triplets":
@@ -96,6 +100,9 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str) -> int:
+    from workers.knowledge.render import record_markdown
+    from workers.postmortem.render import markdown
+
     found = knowledge.store.get(record_id)
     if found is None:
         print(f"incident-copilot: no incident {record_id!r} in the knowledge base")
@@ -112,6 +119,8 @@ def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str
 
 
 def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
+    from workers.knowledge.ingest import ingest_path
+
     if not path.exists():
         print(f"incident-copilot: {path} does not exist")
         return 2
@@ -146,13 +155,16 @@ def _calibrate(knowledge: KnowledgeDeps) -> int:
 def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int:
     """`incident-copilot backtest`: per incident, then overall."""
     import dataclasses
+    import time
 
+    from workers.knowledge.service import KnowledgeDeps
     from workers.runtime import build_engine
     from workers.triage.backtest import backtest
 
     if logs is not None and not logs.is_dir():
         print(f"incident-copilot: --logs {logs} is not a folder")
         return 2
+    started, cpu = time.monotonic(), time.process_time()
     handle = connect(settings.redis)
     try:
         result = backtest(
@@ -170,6 +182,8 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
         "novelty_precision": precision,
         "novelty_recall": recall,
         "calibration": {c: {"n": n, "right": r} for c, (n, r) in result.calibration().items()},
+        "wall_s": round(time.monotonic() - started, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
     }
     if as_json:
         print(json.dumps({"replays": [dataclasses.asdict(r) for r in result.replays], **totals}, indent=2))
@@ -193,4 +207,5 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
     )
     for c, (n, right) in result.calibration().items():
         print(f"  stated {c}: {n} incidents, first hypothesis right in {right:.0%}")
+    print(f"backtest took {totals['wall_s']:.1f} s wall, {totals['cpu_s']:.1f} s CPU")
     return 0

@@ -22,14 +22,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 
 from workers.knowledge import snapshot
 from workers.knowledge.doctable import DocTable
-from workers.knowledge.embeddings import Embedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord
 from workers.knowledge.postings import Postings
@@ -47,6 +45,9 @@ COMPACT_POSTINGS = 500_000  # postings added since the last compaction that trig
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
 EMBED_BATCH = 64
 SNIPPET_CHARS = 300
+if TYPE_CHECKING:  # the embeddings client (httpx) loads only where dense search is configured
+    from workers.knowledge.embeddings import Embedder
+
 _LINK = re.compile(r"^https?://[^\s<>|]+$")  # safe to put inside Slack's <url|text> markup
 _PASSAGE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -244,6 +245,8 @@ class KnowledgeIndex:
             return None
         if time.monotonic() - self._dense_failed_at < DENSE_RETRY_S:
             return None
+        import httpx  # here, not at the top: a process without an embedder never loads it
+
         try:
             missing = [
                 (rid, digest)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import redis
 
 from workers.knowledge import calibrate as calibration
-from workers.knowledge.embeddings import HttpEmbedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex, Match, novelty
 from workers.knowledge.store import KnowledgeStore
@@ -34,6 +33,8 @@ class KnowledgeDeps:
         """Dense embeddings join the ranking only when an embeddings model is configured."""
         embedder = None
         if llm.embeddings_model and llm.base_url:
+            from workers.knowledge.embeddings import HttpEmbedder  # httpx: only when dense search is on
+
             key = llm.api_key.get_secret_value() if llm.api_key else None
             embedder = HttpEmbedder(llm.base_url, llm.embeddings_model, key, timeout_s=EMBEDDINGS_TIMEOUT_S)
         return cls(
