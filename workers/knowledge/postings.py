@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 BM25_K1, BM25_B = 1.2, 0.75  # Lucene's defaults
+WEIGHT_DRIFT = 0.001  # relative move of the average length that refreshes the cached tf parts
 
 
 class Postings:
@@ -35,7 +36,8 @@ class Postings:
         self._total_length = 0.0
         self._norms: np.ndarray | None = None
         self._weight = np.zeros(0, dtype=np.float32)  # see `_weights`
-        self._weight_norms: np.ndarray | None = None
+        self._weight_docs: np.ndarray | None = None
+        self._weight_avg = 0.0
 
     def __len__(self) -> int:
         return self.count
@@ -107,11 +109,17 @@ class Postings:
         return self._norms
 
     def _weights(self, norm: np.ndarray) -> np.ndarray:
-        """BM25's tf part of every compacted posting, `tf / (tf + norm)`, computed once per change of
-        the length normalisation, so a query only scales and adds slices of it."""
-        if self._weight_norms is not norm:
+        """BM25's tf part of every compacted posting, `tf / (tf + norm)`, so a query only scales and
+        adds slices of it. Recomputed after a compaction, or once the average document length has
+        moved by more than WEIGHT_DRIFT since (each new record moves it a little; recomputing per
+        record would cost a pass over every posting per added record)."""
+        avg = self._total_length / self.count
+        if (
+            self._weight_docs is not self.docs
+            or abs(avg - self._weight_avg) > WEIGHT_DRIFT * self._weight_avg
+        ):
             self._weight = self.tfs / (self.tfs + norm[self.docs])
-            self._weight_norms = norm
+            self._weight_docs, self._weight_avg = self.docs, avg
         return self._weight
 
     def compact(self) -> np.ndarray:
