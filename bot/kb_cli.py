@@ -148,6 +148,12 @@ def _calibrate(knowledge: KnowledgeDeps) -> int:
     print(f"novelty {cal.describe()}")
     print(f"records: {cal.records}; labelled: {labels}; searched: {cal.queried}")
     if cal.calibrated:
+        for rule, fit in cal.fits.items():
+            chosen = " (chosen)" if rule == cal.rule else ""
+            print(
+                f"  rule {rule}: threshold {fit.threshold:.2f}, {fit.novel_flagged:.0%} novel flagged, "
+                f"{fit.known_flagged:.0%} known falsely flagged{chosen}"
+            )
         print(f"known incidents whose nearest past incident has the same cause: {cal.nearest_right:.0%}")
     return 0
 

@@ -123,3 +123,28 @@ def test_llm_mode_backtest_scores_the_models_answers(eval_slice: Path, llm: Fake
     by_split = run["figures"]
     assert by_split["all"]["n"] == 3 and by_split["all"]["first"] == 1.0  # the model named each cause
     assert by_split["all"]["false_novel"] == 0.0 and by_split["all"]["novel_hit"] == 1.0
+
+
+def test_kb_calibrate_prints_each_rule_and_the_one_leave_one_out_chose(
+    eval_slice: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "REDIS_", "LLM_"))}
+    env["REDIS_EMBEDDED_DIR"] = str(tmp_path / "redis")
+
+    def kb(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "--env-file", os.devnull, "kb", *args],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
+        )  # fmt: skip
+        return out.stdout
+
+    kb("ingest", str(eval_slice / "kb"))
+    printed = kb("calibrate")
+    rules = re.findall(
+        r"^  rule (score|score\+cause): threshold [\d.]+, (\d+)% novel flagged, (\d+)% known", printed, re.M
+    )
+    assert [r[0] for r in rules] == ["score", "score+cause"]
+    [chosen] = re.findall(r"^  rule (\S+): .*\(chosen\)$", printed, re.M)
+    fits = {name: int(novel) - int(known) for name, novel, known in rules}
+    assert fits[chosen] == max(fits.values())  # the rule that separates best (Youden's J) is the one kept
+    assert f"rule {chosen}, by leave-one-out on 34 past incidents" in printed
