@@ -2,7 +2,7 @@
 
 `PREVIOUS_RELEASE` is main just before issue 20's engine was merged (the first parent of merge
 8672165): the release the triage and knowledge-base bars compare with. Its search needs bm25s, which
-this release dropped: `pip install 'bm25s>=0.3.16,<0.4'` (the `bench` extra) to run it.
+this release dropped from its dependencies; the `dev` extra installs it for this.
 """
 
 from __future__ import annotations
