@@ -104,9 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
         "LOGS/<id>/baseline when stored, else its log signature. Prints per incident and overall whether "
         "the confirmed cause (its vocabulary mechanism, or a past incident with the same cause) was ranked "
         "first and in the top three, novelty precision and recall, and the stated confidence against being "
-        "right. Evidence-only, or with the LLM when one is configured.",
+        "right. Evidence-only, or with the LLM when one is configured. With --eval, a labelled evaluation "
+        "set instead (its own knowledge base, incidents with logs), scored per split with --compare's "
+        "release beside this one.",
     )
     backtest.add_argument("--logs", type=Path, metavar="DIR", help="stored logs, one folder per incident id")
+    backtest.add_argument(
+        "--eval",
+        type=Path,
+        metavar="DIR",
+        help="a labelled evaluation set (kb/ and cases/, as tests/evals/triage builds): print class named "
+        "first and in the top three, novel flagged, known falsely flagged and key line quoted, per split",
+    )
+    backtest.add_argument(
+        "--compare",
+        type=Path,
+        metavar="ROOT",
+        help="with --eval: another release's source tree (`git archive REF | tar -x -C ROOT`), run in "
+        "the same way and printed beside this one",
+    )
     backtest.add_argument("--json", action="store_true", help="print every replay and the totals as JSON")
 
     vocabulary = sub.add_parser(
@@ -371,6 +387,13 @@ def _run(args: argparse.Namespace) -> int:
             loaded = load_vocabulary(path)
             print(f"{path}: {len(loaded.mechanisms)} mechanisms, {len(loaded.changes)} change events: ok")
             return 0
+        if args.command == "backtest" and (args.eval or args.compare):
+            from bot.backtest_cli import run_eval
+
+            if args.eval is None:
+                print("incident-copilot: --compare needs --eval DIR (the set both releases run on)")
+                return 2
+            return run_eval(args.eval, args.compare, args.env_file, as_json=args.json)
         if args.command == "backtest":
             return kb_cli.run_backtest(settings, args.logs, as_json=args.json)
         if args.command == "playground":

@@ -6,16 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli_errors import did_you_mean, say
-from workers.knowledge.ingest import ingest_path
-from workers.knowledge.model import IncidentRecord
-from workers.knowledge.render import record_markdown
-from workers.knowledge.service import KnowledgeDeps
-from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
-from workers.postmortem.render import markdown
 from workers.redisconn import connect
 from workers.settings import Settings
+
+if TYPE_CHECKING:  # each subcommand imports what it needs: `kb search` starts fast
+    from workers.knowledge.model import IncidentRecord
+    from workers.knowledge.service import KnowledgeDeps
+    from workers.postmortem.record import DraftStore
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,6 +66,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_kb(settings: Settings, args: argparse.Namespace) -> int:
+    from workers.knowledge.service import KnowledgeDeps
+
     handle = connect(settings.redis)
     try:
         knowledge = KnowledgeDeps.build(handle.client, settings.llm)
@@ -82,6 +84,8 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
             if not records:
                 say("the knowledge base is empty; add postmortems with `incident-copilot kb ingest PATH`")
             return 0
+        if args.kb_command in ("show", "export-triplets"):
+            from workers.postmortem.record import DraftStore, dumps_rows, triplet_rows
         if args.kb_command == "show":
             return _show(knowledge, DraftStore(handle.client), args.id, args.format)
         if args.kb_command == "export-triplets":
@@ -112,6 +116,9 @@ def run_kb(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str) -> int:
+    from workers.knowledge.render import record_markdown
+    from workers.postmortem.render import markdown
+
     found = knowledge.store.get(record_id)
     if found is None:
         ids = [r.id for r in knowledge.store.all()]
@@ -129,6 +136,8 @@ def _show(knowledge: KnowledgeDeps, drafts: DraftStore, record_id: str, fmt: str
 
 
 def _ingest(knowledge: KnowledgeDeps, path: Path) -> int:
+    from workers.knowledge.ingest import ingest_path
+
     if not path.exists():
         say(f"{path} does not exist")
         return 2
@@ -156,6 +165,12 @@ def _calibrate(knowledge: KnowledgeDeps) -> int:
     print(f"novelty {cal.describe()}")
     print(f"records: {cal.records}; labelled: {labels}; searched: {cal.queried}")
     if cal.calibrated:
+        for rule, fit in cal.fits.items():
+            chosen = " (chosen)" if rule == cal.rule else ""
+            print(
+                f"  rule {rule}: threshold {fit.threshold:.2f}, {fit.novel_flagged:.0%} novel flagged, "
+                f"{fit.known_flagged:.0%} known falsely flagged{chosen}"
+            )
         print(f"known incidents whose nearest past incident has the same cause: {cal.nearest_right:.0%}")
     return 0
 
@@ -163,13 +178,16 @@ def _calibrate(knowledge: KnowledgeDeps) -> int:
 def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int:
     """`incident-copilot backtest`: per incident, then overall."""
     import dataclasses
+    import time
 
+    from workers.knowledge.service import KnowledgeDeps
     from workers.runtime import build_engine
     from workers.triage.backtest import backtest
 
     if logs is not None and not logs.is_dir():
         say(f"--logs {logs} is not a folder")
         return 2
+    started, cpu = time.monotonic(), time.process_time()
     handle = connect(settings.redis)
     try:
         result = backtest(
@@ -187,6 +205,8 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
         "novelty_precision": precision,
         "novelty_recall": recall,
         "calibration": {c: {"n": n, "right": r} for c, (n, r) in result.calibration().items()},
+        "wall_s": round(time.monotonic() - started, 2),
+        "cpu_s": round(time.process_time() - cpu, 2),
     }
     if as_json:
         print(json.dumps({"replays": [dataclasses.asdict(r) for r in result.replays], **totals}, indent=2))
@@ -210,6 +230,7 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
     )
     for c, (n, right) in result.calibration().items():
         print(f"  stated {c}: {n} incidents, first hypothesis right in {right:.0%}")
+    print(f"backtest took {totals['wall_s']:.1f} s wall, {totals['cpu_s']:.1f} s CPU")
     return 0
 
 

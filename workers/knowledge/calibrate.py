@@ -2,8 +2,13 @@
 
 Each labelled past incident is searched, by its symptoms and log signature (what /triage would have
 had), against all the others. It is *known* when another record has the same cause, else *novel*.
-Flagging novel = best score ≤ threshold; the threshold is the cut that maximises novel flagged
-minus known falsely flagged (Youden's J), at the midpoint between the two scores it falls between.
+Two decision rules are scored on those searches:
+- `score`: novel when the best match scores at or below the threshold;
+- `score+cause`: the same, unless one of the nearest past incidents had, as its root cause, a
+  mechanism or change the query's log signature shows (then known, whatever its score).
+For each, the threshold is the cut that maximises novel flagged minus known falsely flagged (Youden's
+J), at the midpoint between the two scores it falls between; the rule with the higher J is kept, the
+simpler one on a tie. Nothing else (no evaluation or held-out incident) sets either.
 
 Same-cause labels, first that applies: a `cause:<name>` tag on the record; the team's "Same cause"
 clicks (records clicked as the same cause for the same incident type share a label); the vocabulary
@@ -15,7 +20,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 import redis
@@ -23,19 +28,36 @@ from pydantic import BaseModel
 
 from workers.knowledge.feedback import FEEDBACK_PREFIX, LABELS
 from workers.knowledge.model import IncidentRecord
-from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex
+from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex, Match
 from workers.redisconn import as_text
-from workers.triage.vocabulary import Vocabulary, default_vocabulary
+from workers.triage.vocabulary import Term, Vocabulary, default_vocabulary
 
 CALIBRATION_KEY = "ic:kb:calibration"
 MAX_QUERIES = 2000  # leave-one-out on a seeded sample of this many labelled records, at most
 SIGNATURE_IN_QUERY = 5
 SEED = 7
+NEAREST = 5  # past incidents looked at, as `KnowledgeDeps.similar` does by default
+RULES = ("score", "score+cause")  # simpler first: it wins a tie
+DEFAULT_RULE = "score+cause"
+
+
+class RuleFit(BaseModel):
+    """How one decision rule separated the leave-one-out searches, at its best threshold."""
+
+    threshold: float
+    novel_flagged: float
+    known_flagged: float
+
+    @property
+    def j(self) -> float:
+        return self.novel_flagged - self.known_flagged
 
 
 class Calibration(BaseModel):
     threshold: float
     calibrated: bool  # False: too few known or novel records; the default threshold is used
+    rule: str = DEFAULT_RULE  # one of RULES
+    fits: dict[str, RuleFit] = {}  # every rule's leave-one-out figures
     records: int = 0
     queried: int = 0
     known: int = 0
@@ -52,7 +74,8 @@ class Calibration(BaseModel):
         if not self.calibrated:
             return f"default threshold {self.threshold:.2f} ({self.note})"
         return (
-            f"threshold {self.threshold:.2f} by leave-one-out on {self.queried} past incidents: "
+            f"threshold {self.threshold:.2f}, rule {self.rule}, by leave-one-out on {self.queried} "
+            f"past incidents: "
             f"{self.novel_flagged:.0%} of {self.novel} novel flagged, {self.known_flagged:.0%} of "
             f"{self.known} known falsely flagged"
         )
@@ -82,60 +105,78 @@ def feedback_groups(client: redis.Redis) -> list[set[str]]:
 
 
 def cause_labels(
-    records: Sequence[IncidentRecord], vocabulary: Vocabulary, groups: Sequence[set[str]] = ()
+    records: Iterable[IncidentRecord], vocabulary: Vocabulary, groups: Sequence[set[str]] = ()
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """Each record's same-cause label, and how many labels each source gave."""
+    """Each record's same-cause label (a tag, else a feedback group, else the vocabulary mechanism),
+    and how many labels each source gave; one pass, records are not kept."""
+    group_of = {record_id: n for n, group in enumerate(groups) for record_id in group}
     labels: dict[str, str] = {}
     sources: dict[str, int] = defaultdict(int)
     for r in records:
         tag = next((t.split(":", 1)[1].strip().lower() for t in r.tags if t.lower().startswith("cause:")), "")
         if tag:
-            labels[r.id] = tag
-            sources["tag"] += 1
-    for n, group in enumerate(groups):
-        for record_id in group - labels.keys():
-            labels[record_id] = f"feedback-{n}"
-            sources["feedback"] += 1
-    for r in records:
-        if r.id not in labels and (found := vocabulary.cause_of(" ".join([*r.root_causes, r.title]))):
-            labels[r.id] = found
-            sources["vocabulary"] += 1
+            labels[r.id], source = tag, "tag"
+        elif r.id in group_of:
+            labels[r.id], source = f"feedback-{group_of[r.id]}", "feedback"
+        elif found := vocabulary.cause_of(" ".join([*r.root_causes, r.title])):
+            labels[r.id], source = found, "vocabulary"
+        else:
+            continue
+        sources[source] += 1
     return labels, dict(sources)
+
+
+def same_cause(matches: Sequence[Match], shown: Sequence[Term], vocabulary: Vocabulary) -> Match | None:
+    """The nearest past incident whose root cause is a mechanism or change the evidence `shown` names."""
+    ids = {t.id for t in shown}
+    return (
+        next((m for m in matches if vocabulary.cause_of(f"{m.root_cause} {m.title}") in ids), None)
+        if ids
+        else None
+    )
 
 
 def calibrate(
     index: KnowledgeIndex,
-    records: Sequence[IncidentRecord],
+    read: Callable[[], Iterable[IncidentRecord]],
     *,
     vocabulary: Vocabulary | None = None,
     groups: Sequence[set[str]] = (),
 ) -> Calibration:
+    """Leave-one-out over the records `read()` yields (called twice: labels, then searches; the
+    records are streamed, only their labels are held)."""
     vocabulary = vocabulary or default_vocabulary()
-    labels, sources = cause_labels(records, vocabulary, groups)
+    labels, sources = cause_labels(read(), vocabulary, groups)
     per_label: dict[str, int] = defaultdict(int)
     for label in labels.values():
         per_label[label] += 1
-    chosen = [r for r in records if r.id in labels]
+    chosen = set(labels)
     if len(chosen) > MAX_QUERIES:
-        chosen = random.Random(SEED).sample(chosen, MAX_QUERIES)
-    known: list[float] = []
-    novel: list[float] = []
-    right = 0
-    for r in chosen:
+        chosen = set(random.Random(SEED).sample(sorted(chosen), MAX_QUERIES))
+    known: list[tuple[float, bool]] = []  # (best score, a nearest past incident had the shown cause)
+    novel: list[tuple[float, bool]] = []
+    right = records = 0
+    for r in read():
+        records += 1
+        if r.id not in chosen:
+            continue
         text, signature = query_of(r, vocabulary)
-        matches = index.search(text, signature=signature, services=r.services, k=1, exclude=r.id)
+        matches = index.search(text, signature=signature, services=r.services, k=NEAREST, exclude=r.id)
         best = matches[0] if matches else None
-        score = best.score if best else 0.0
+        point = (
+            best.score if best else 0.0,
+            same_cause(matches, vocabulary.terms_in(signature), vocabulary) is not None,
+        )
         if per_label[labels[r.id]] > 1:
-            known.append(score)
+            known.append(point)
             right += bool(best and labels.get(best.record_id) == labels[r.id])
         else:
-            novel.append(score)
+            novel.append(point)
     base = Calibration(
         threshold=NOVELTY_THRESHOLD,
         calibrated=False,
-        records=len(records),
-        queried=len(chosen),
+        records=records,
+        queried=len(known) + len(novel),
         known=len(known),
         novel=len(novel),
         labels=sources,
@@ -144,18 +185,37 @@ def calibrate(
     if not known or not novel:
         base.note = (
             f"leave-one-out needs past incidents with and without a same-cause sibling; "
-            f"{len(known)} known, {len(novel)} novel among {len(chosen)} labelled"
+            f"{len(known)} known, {len(novel)} novel among {base.queried} labelled"
         )
         return base
-    threshold = _youden_cut(known, novel)
+    fits = {rule: _fit(rule, known, novel) for rule in RULES}
+    rule = max(RULES, key=lambda name: fits[name].j)  # the first (simpler) on a tie
     return base.model_copy(
         update={
-            "threshold": threshold,
+            "threshold": fits[rule].threshold,
             "calibrated": True,
-            "novel_flagged": sum(s <= threshold for s in novel) / len(novel),
-            "known_flagged": sum(s <= threshold for s in known) / len(known),
+            "rule": rule,
+            "fits": fits,
+            "novel_flagged": fits[rule].novel_flagged,
+            "known_flagged": fits[rule].known_flagged,
             "nearest_right": right / len(known),
         }
+    )
+
+
+def _fit(rule: str, known: list[tuple[float, bool]], novel: list[tuple[float, bool]]) -> RuleFit:
+    """Under `score+cause` a search whose nearest incidents had the shown cause is never flagged: its
+    score stands in as 1 (above any cut)."""
+
+    def scores(points: list[tuple[float, bool]]) -> list[float]:
+        return [1.0 + 1e-3 if rule == "score+cause" and same else s for s, same in points]
+
+    k, n = scores(known), scores(novel)
+    cut = _youden_cut(k, n)
+    return RuleFit(
+        threshold=cut,
+        novel_flagged=sum(s <= cut for s in n) / len(n),
+        known_flagged=sum(s <= cut for s in k) / len(k),
     )
 
 

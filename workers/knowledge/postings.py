@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 BM25_K1, BM25_B = 1.2, 0.75  # Lucene's defaults
+WEIGHT_DRIFT = 0.001  # relative move of the average length that refreshes the cached tf parts
 
 
 class Postings:
@@ -34,6 +35,9 @@ class Postings:
         self.dead = 0  # tombstones
         self._total_length = 0.0
         self._norms: np.ndarray | None = None
+        self._weight = np.zeros(0, dtype=np.float32)  # see `_weights`
+        self._weight_docs: np.ndarray | None = None
+        self._weight_avg = 0.0
 
     def __len__(self) -> int:
         return self.count
@@ -78,12 +82,20 @@ class Postings:
         if not self.count:
             return out
         norm = self._norm()
+        weights = self._weights(norm)
         for term in dict.fromkeys(terms):
             row = self.terms.get(term)
             if row is None:
                 continue
-            docs, tfs = self._row(row)
-            out[docs] += np.float32(self.idf(self.df[row])) * tfs / (tfs + norm[docs])
+            idf = np.float32(self.idf(self.df[row]))
+            if row + 1 < len(self.offsets):
+                start, end = self.offsets[row], self.offsets[row + 1]
+                out[self.docs[start:end]] += idf * weights[start:end]
+            extra = self.added.get(row)
+            if extra:  # documents added since the last compaction
+                more = np.asarray(extra, dtype=np.int64)
+                tfs = more[:, 1].astype(np.float32)
+                out[more[:, 0]] += idf * tfs / (tfs + norm[more[:, 0]])
         if self.dead:
             out[~self.live[: self.count]] = 0.0
         return out
@@ -96,18 +108,19 @@ class Postings:
             self._norms = (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg)).astype(np.float32)
         return self._norms
 
-    def _row(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        if row + 1 < len(self.offsets):
-            start, end = self.offsets[row], self.offsets[row + 1]
-            docs, tfs = self.docs[start:end], self.tfs[start:end]
-        else:
-            docs, tfs = self.docs[:0], self.tfs[:0]
-        extra = self.added.get(row)
-        if extra:
-            more = np.asarray(extra, dtype=np.int64)
-            docs = np.concatenate([docs, more[:, 0].astype(np.int32)])
-            tfs = np.concatenate([tfs, more[:, 1].astype(np.float32)])
-        return docs, tfs
+    def _weights(self, norm: np.ndarray) -> np.ndarray:
+        """BM25's tf part of every compacted posting, `tf / (tf + norm)`, so a query only scales and
+        adds slices of it. Recomputed after a compaction, or once the average document length has
+        moved by more than WEIGHT_DRIFT since (each new record moves it a little; recomputing per
+        record would cost a pass over every posting per added record)."""
+        avg = self._total_length / self.count
+        if (
+            self._weight_docs is not self.docs
+            or abs(avg - self._weight_avg) > WEIGHT_DRIFT * self._weight_avg
+        ):
+            self._weight = self.tfs / (self.tfs + norm[self.docs])
+            self._weight_docs, self._weight_avg = self.docs, avg
+        return self._weight
 
     def compact(self) -> np.ndarray:
         """Fold the added postings into the arrays and drop tombstones; documents are renumbered in

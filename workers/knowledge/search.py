@@ -22,14 +22,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 
 from workers.knowledge import snapshot
 from workers.knowledge.doctable import DocTable
-from workers.knowledge.embeddings import Embedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.model import IncidentRecord
 from workers.knowledge.postings import Postings
@@ -47,6 +45,9 @@ COMPACT_POSTINGS = 500_000  # postings added since the last compaction that trig
 DENSE_RETRY_S = 30.0  # after an embedder failure, skip dense for this long
 EMBED_BATCH = 64
 SNIPPET_CHARS = 300
+if TYPE_CHECKING:  # the embeddings client (httpx) loads only where dense search is configured
+    from workers.knowledge.embeddings import Embedder
+
 _LINK = re.compile(r"^https?://[^\s<>|]+$")  # safe to put inside Slack's <url|text> markup
 _PASSAGE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -229,9 +230,16 @@ class KnowledgeIndex:
         self._since_snapshot = 0
 
     def _record(self, record_id: str) -> IncidentRecord | None:
+        return self._records_of([record_id])[0]
+
+    def _records_of(self, record_ids: list[str]) -> list[IncidentRecord | None]:
         if self._records is not None:
-            return self._records.get(record_id)
-        return self._store.get(record_id) if self._store is not None else None
+            return [self._records.get(r) for r in record_ids]
+        if self._store is None:
+            return [None] * len(record_ids)
+        if hasattr(self._store, "get_many"):
+            return list(self._store.get_many(record_ids))
+        return [self._store.get(r) for r in record_ids]
 
     def _bm25_reference(self, postings: Postings, terms: Sequence[str]) -> float:
         """The BM25 upper bound of the query (term frequency part → 1); unknown terms as df=1."""
@@ -244,6 +252,8 @@ class KnowledgeIndex:
             return None
         if time.monotonic() - self._dense_failed_at < DENSE_RETRY_S:
             return None
+        import httpx  # here, not at the top: a process without an embedder never loads it
+
         try:
             missing = [
                 (rid, digest)
@@ -330,12 +340,13 @@ class KnowledgeIndex:
             scored.sort(key=lambda s: (-s[0], s[1]))
         skipped = "" if dense is not None else self.dense_error or "no query terms"
         out: list[Match] = []
-        for score, i, parts in scored:
-            if len(out) == k or score <= 0:
-                break
-            record = self._record(self._table.ids[i])
-            if record is not None:
-                out.append(_match(record, min(1.0, score), parts, terms, skipped))
+        ranked = [(score, i, parts) for score, i, parts in scored if score > 0]
+        while ranked and len(out) < k:  # records read k at a time (one round trip); a deleted one is skipped
+            batch, ranked = ranked[: k - len(out)], ranked[k - len(out) :]
+            records = self._records_of([self._table.ids[i] for _, i, _ in batch])
+            for (score, _, parts), record in zip(batch, records, strict=True):
+                if record is not None:
+                    out.append(_match(record, min(1.0, score), parts, terms, skipped))
         return out
 
 
@@ -380,6 +391,8 @@ def _unit(vec: Sequence[float]) -> np.ndarray:
 
 
 def _top(scores: np.ndarray, n: int) -> list[int]:
-    """Indices of the `n` highest positive scores."""
-    idx = np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))
-    return [int(i) for i in idx if scores[i] > 0]
+    """Indices of the `n` highest positive scores (partitioned among the positive ones only)."""
+    idx = np.flatnonzero(scores > 0)
+    if len(idx) > n:
+        idx = idx[np.argpartition(-scores[idx], n)[:n]]
+    return idx.tolist()

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import redis
 
 from workers.knowledge import calibrate as calibration
-from workers.knowledge.embeddings import HttpEmbedder
 from workers.knowledge.feedback import FeedbackStore
 from workers.knowledge.search import NOVELTY_THRESHOLD, KnowledgeIndex, Match, novelty
 from workers.knowledge.store import KnowledgeStore
@@ -34,6 +33,8 @@ class KnowledgeDeps:
         """Dense embeddings join the ranking only when an embeddings model is configured."""
         embedder = None
         if llm.embeddings_model and llm.base_url:
+            from workers.knowledge.embeddings import HttpEmbedder  # httpx: only when dense search is on
+
             key = llm.api_key.get_secret_value() if llm.api_key else None
             embedder = HttpEmbedder(llm.base_url, llm.embeddings_model, key, timeout_s=EMBEDDINGS_TIMEOUT_S)
         return cls(
@@ -69,26 +70,31 @@ class KnowledgeDeps:
         text: str,
         signature: Sequence[str],
         service: str,
-        k: int = 5,
+        k: int = calibration.NEAREST,
         shown: Sequence[Term] = (),
         exclude: str = "",
     ) -> KnowledgeView:
-        """Past incidents above the novelty threshold (calibrated on this knowledge base when
-        `kb calibrate` has run, else the default), and whether this incident looks novel: not when a
-        past incident among the `k` nearest had, as its root cause, a mechanism or change the
-        evidence `shown` names, whatever its score."""
+        """Past incidents above the novelty threshold, and whether this incident looks novel, by the
+        rule and threshold `kb calibrate` chose by leave-one-out (else the default rule and threshold):
+        under `score+cause`, not novel when a past incident among the `k` nearest had, as its root
+        cause, a mechanism or change the evidence `shown` names, whatever its score."""
         matches = self._matches(text, signature, service, k, exclude)
         cal = calibration.load(self.feedback.client)
-        threshold = cal.threshold if cal is not None and cal.calibrated else NOVELTY_THRESHOLD
-        how = f"by leave-one-out on {cal.queried} past incidents" if cal and cal.calibrated else "default"
+        calibrated = cal is not None and cal.calibrated
+        threshold = cal.threshold if cal is not None and calibrated else NOVELTY_THRESHOLD
+        rule = cal.rule if cal is not None and calibrated else calibration.DEFAULT_RULE
+        how = (
+            f"rule {rule} by leave-one-out on {cal.queried} past incidents"
+            if cal and calibrated
+            else "default"
+        )
         verdict = novelty(matches, threshold=threshold, how=how)
         above = [m for m in matches if m.score > threshold]
         reason = verdict.reason
-        names = {t.id: t.name for t in shown}
         vocabulary = default_vocabulary()
-        same = next((m for m in matches if vocabulary.cause_of(f"{m.root_cause} {m.title}") in names), None)
+        same = calibration.same_cause(matches, shown, vocabulary) if rule == "score+cause" else None
         if verdict.novel and same is not None:
-            cause = names[vocabulary.cause_of(f"{same.root_cause} {same.title}")]
+            cause = {t.id: t.name for t in shown}[vocabulary.cause_of(f"{same.root_cause} {same.title}")]
             reason = (
                 f"{same.record_id} had the same cause ({cause}) as today's logs show, although its "
                 f"score {same.score:.2f} is below the novelty threshold {threshold:.2f}"
@@ -113,12 +119,12 @@ class KnowledgeDeps:
         return self.similar(query, signature, view.service if view else "", shown=shown, exclude=exclude)
 
     def calibrate(self) -> calibration.Calibration:
-        """Leave-one-out over the whole knowledge base; stored, so every process uses the threshold."""
+        """Leave-one-out over the whole knowledge base (streamed from the store); stored, so every
+        process uses the rule and threshold it chose."""
         with self._lock:
             self.index.refresh(self.store)
-            records = self.store.all()
             groups = calibration.feedback_groups(self.feedback.client)
-            result = calibration.calibrate(self.index, records, groups=groups)
+            result = calibration.calibrate(self.index, self.store.iter_records, groups=groups)
         result.kb_version = self.store.version()
         calibration.save(self.feedback.client, result)
         return result

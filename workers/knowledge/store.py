@@ -89,6 +89,11 @@ class KnowledgeStore:
         raw = self._r.get(record_key(record_id))
         return IncidentRecord.model_validate_json(raw) if raw is not None else None
 
+    def get_many(self, record_ids: list[str]) -> list[IncidentRecord | None]:
+        """Records by id, in order (None where there is none), in one round trip."""
+        raws = self._r.mget([record_key(r) for r in record_ids]) if record_ids else []
+        return [IncidentRecord.model_validate_json(raw) if raw is not None else None for raw in raws]
+
     def ids(self) -> list[str]:
         return sorted(as_text(m) for m in self._r.smembers(IDS))
 

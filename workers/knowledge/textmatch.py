@@ -35,6 +35,9 @@ def tokenize(text: str) -> list[str]:
     return [t for t in words if len(t) > 1 and t not in STOP_WORDS]
 
 
+_WILD = frozenset({"<*>"})
+
+
 def template_tokens(template: str) -> tuple[str, ...]:
     """A masked log template as tokens; every `<...>` placeholder becomes the wildcard `<*>`."""
     return tuple(_TEMPLATE_TOKEN.findall(_WILDCARD.sub(" <*> ", template.lower())))
@@ -44,12 +47,19 @@ def template_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     """The better of positional agreement (same length; wildcards match anything) and the words
     shared over the shorter template's words, given at least MIN_SHARED_WORDS in common: two
     services' `…: no space left on device` are the same failure whatever precedes it."""
+    return _similarity(a, _words(a), b, _words(b))
+
+
+def _words(template: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(template) - _WILD
+
+
+def _similarity(a: tuple[str, ...], sa: frozenset[str], b: tuple[str, ...], sb: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     positional = 0.0
     if len(a) == len(b):
         positional = sum(x == y or "<*>" in (x, y) for x, y in zip(a, b, strict=True)) / len(a)
-    sa, sb = set(a) - {"<*>"}, set(b) - {"<*>"}
     shared = len(sa & sb)
     words = shared / min(len(sa), len(sb)) if shared >= MIN_SHARED_WORDS else 0.0
     return max(positional, words)
@@ -60,7 +70,9 @@ def signature_overlap(query: Sequence[tuple[str, ...]], record: Sequence[tuple[s
     if not query or not record:
         return 0.0
     shared = 0.0
+    theirs = [(r, _words(r)) for r in record]  # each template's words once, not once per pair
     for q in query:
-        best = max(template_similarity(q, r) for r in record)
+        words = _words(q)
+        best = max(_similarity(q, words, r, rw) for r, rw in theirs)
         shared += best if best >= TEMPLATE_MIN_SIM else 0.0
     return min(1.0, shared / min(len(query), len(record)))

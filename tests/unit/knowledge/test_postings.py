@@ -68,3 +68,21 @@ def test_scores_match_bm25_through_adds_removals_compaction_and_a_reload() -> No
     again = Postings.load(p.dump())
     assert np.allclose(again.scores(query), p.scores(query)) and again.doc_freq("pool") == p.doc_freq("pool")
     assert again.add(["zebra"]) == 260 and again.scores(["zebra"])[260] > 0
+
+
+def test_cached_tf_parts_stay_within_the_drift_bound_as_records_arrive_one_by_one() -> None:
+    rng = random.Random(5)
+    docs = [[rng.choice(WORDS) for _ in range(rng.randint(1, 12))] for _ in range(1900)]
+    docs += [[rng.choice(WORDS) for _ in range(40)] for _ in range(100)]  # long ones: the average grows
+    p = Postings()
+    for d in docs[:1900]:
+        p.add(d)
+    p.compact()
+    query = ["pool", "dns", "gc"]
+    p.scores(query)  # the tf parts cached at this average length
+    for n in range(1900, 2000):
+        p.add(docs[n])  # each one moves the average length a little
+        got, want = p.scores(query), direct(docs[: n + 1], [True] * (n + 1), query)
+        assert np.allclose(got, want, rtol=3e-3), n  # stale by at most WEIGHT_DRIFT before a refresh
+    p.compact()
+    assert np.allclose(p.scores(query), direct(docs, [True] * 2000, query), rtol=1e-4)  # exact again
