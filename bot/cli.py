@@ -148,7 +148,9 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
 
     from bot.app import build_app
     from bot.deps import BotDeps
+    from bot.receivers import Receivers
     from bot.server import make_server, make_wsgi, metrics_registry, readiness
+    from workers.alerts.config import load_rules
     from workers.jobs.reconcile import keep_reconciling
     from workers.policy.source import PolicySource
     from workers.runtime import Runtime
@@ -177,8 +179,15 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     else:
         probe = readiness(rt.redis.client)
     source = rt.ladder.source
-    detail = (lambda: {"policy": source.status()}) if isinstance(source, PolicySource) else None
-    wsgi = make_wsgi(None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail)
+    receivers = Receivers(settings.alerts, load_rules(settings.alerts.config_file), rt.redis.client)
+
+    def detail() -> dict[str, object]:
+        policy = {"policy": source.status()} if isinstance(source, PolicySource) else {}
+        return {**policy, "alerts": receivers.status()}
+
+    wsgi = make_wsgi(
+        None if socket_mode else app, probe, metrics_registry(rt.redis.client), detail, receivers
+    )
     server = make_server(
         wsgi, host or settings.server.host, port or settings.server.port, settings.server.threads
     )

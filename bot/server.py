@@ -51,16 +51,19 @@ def make_wsgi(
     ready: Probe,
     registry: CollectorRegistry | None = None,
     detail: Callable[[], dict[str, Any]] | None = None,
+    alerts: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None,
 ) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
     """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode).
     `detail` adds what `/readyz` shows without deciding readiness (the policy in force, a rejected
-    edit)."""
+    edit); `alerts` serves `/alerts/…` (bot.receivers)."""
     bolt = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and method == "POST" and bolt is not None:
             return bolt(environ, start_response)
+        if path.startswith("/alerts/") and alerts is not None:
+            return alerts(environ, start_response)
         if path == "/healthz" and method == "GET":
             return _json(start_response, "200 OK", {"status": "ok"})
         if path == "/readyz" and method == "GET":

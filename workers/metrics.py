@@ -35,6 +35,19 @@ METRICS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "llm_tokens": ("counter", "LLM tokens used, by kind (prompt, completion)", ()),
     "llm_errors": ("counter", "LLM calls that gave no usable answer, by error", ()),
     "decisions": ("counter", "Decisions on suggested actions, by level and reason", ()),
+    "alerts_received": ("counter", "Alerts accepted by a receiver, by source", ()),
+    "alerts_refused": ("counter", "Alert webhook requests refused, by receiver and reason", ()),
+    "alerts": (
+        "counter",
+        "Alerts handled, by outcome (opened, grouped, deduplicated, changed, unmatched)",
+        (),
+    ),
+    "alert_slack_ratelimited": ("counter", "Slack ratelimited answers to alert messages, waited out", ()),
+    "alert_first_answer_seconds": (
+        "histogram",
+        "Time from an alert's arrival to the first Slack message showing it",
+        (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+    ),
     "policy_reloads": ("counter", "Policy file changes, by outcome (loaded, rejected) and process", ()),
 }
 

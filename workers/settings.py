@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.alerts.settings import AlertSettings
 from workers.errors import ConfigError
 
 Role = Literal["bot", "worker", "triage"]
@@ -265,6 +266,7 @@ class Settings(BaseModel):
     executors: ExecutorSettings
     server: ServerSettings
     log: LogSettings
+    alerts: AlertSettings
 
     @classmethod
     def load(
@@ -318,6 +320,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "executors": ExecutorSettings,
     "server": ServerSettings,
     "log": LogSettings,
+    "alerts": AlertSettings,
 }
 
 

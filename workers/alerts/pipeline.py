@@ -1,0 +1,215 @@
+"""Alerts to incidents: each alert joins the incident its fingerprint already belongs to, else its
+group's incident (same values of the grouping labels, last alert within the window), else opens a
+new one (at most `new_incidents` per storm window; beyond that one storm incident takes them). The
+alert board of each changed incident is edited at most once per `board_update_seconds` and within
+an overall budget of Slack writes; whatever that defers is folded into the next edit, and the end
+of a drain edits every board still behind."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from workers import metrics
+from workers.alerts import autotriage, inbox, slackcall
+from workers.alerts.config import AlertRules
+from workers.alerts.landing import land
+from workers.alerts.model import Alert
+from workers.alerts.store import STORM_GROUP, AlertBook
+from workers.models import TriageRequest, Window
+from workers.queue import enqueue_triage
+from workers.runtime import Runtime
+from workers.slack import alert_blocks
+from workers.slack.blocks import context, neutralise, section
+
+log = structlog.get_logger(__name__)
+BATCH = 200
+RESOLVED_NOTICES = 3  # per board edit; more are only counted on the board
+STORM_SERVICE = "alert-storm"
+
+
+class Pipeline:
+    def __init__(self, rt: Runtime, rules: AlertRules, run_id: str) -> None:
+        self.rt, self.rules, self.run_id = rt, rules, run_id
+        self.r = rt.redis.client
+        self.book = AlertBook(self.r)
+        self.outcomes: Counter[str] = Counter()
+
+    def drain(self) -> Counter[str]:
+        """Handle every alert in the inbox, then bring every board up to date."""
+        while batch := inbox.take(self.r, BATCH):
+            for alert in batch:
+                self.handle(alert)
+            inbox.done(self.r, len(batch))
+            self.refresh(final=False)
+        self.refresh(final=True)
+        return self.outcomes
+
+    # -- grouping ----------------------------------------------------------------------------------
+
+    def handle(self, alert: Alert) -> None:
+        service = alert.service(self.rules.grouping.service_labels)
+        incident_id = self.book.incident_of_fingerprint(alert.key)
+        how = "known"
+        if incident_id is None or not self._open(incident_id):
+            group = self._group(alert, service)
+            incident_id = self.book.incident_of_group(group)
+            how = "grouped"
+            if incident_id is None or not self._open(incident_id, self.rules.grouping.window_minutes):
+                if alert.status == "resolved":  # nothing open to resolve: noted, not opened
+                    self._count("unmatched")
+                    return
+                incident_id = self._open_for(alert, service, group)
+                how = "opened"
+        outcome = self.book.attach(incident_id, alert, service)
+        self._count(how if outcome == "new" else outcome)
+
+    def _group(self, alert: Alert, service: str) -> str:
+        values = [service if k == "service" else alert.labels.get(k, "") for k in self.rules.grouping.by]
+        return "|".join(values) or alert.key
+
+    def _open(self, incident_id: str, window_minutes: int | None = None) -> bool:
+        incident = self.rt.incidents.get(incident_id)
+        if incident is None or incident.status != "open":
+            return False
+        if window_minutes is None:
+            return True
+        known = self.book.incident(incident_id)
+        return known is not None and known.last_at >= time.time() - window_minutes * 60
+
+    def _open_for(self, alert: Alert, service: str, group: str) -> str:
+        limits = self.rules.rate_limits
+        if self.book.opened_since(limits.storm_window_minutes * 60) >= limits.new_incidents:
+            storm = self.book.incident_of_group(STORM_GROUP)
+            if storm is not None and self._open(storm, limits.storm_window_minutes):
+                self.book.point_group(group, storm)
+                return storm
+            group, service = STORM_GROUP, STORM_SERVICE
+        landing = land(self.rt.slack, self.r, self.rt.incidents, self.rules, alert, service)
+        incident = self.rt.incidents.open_or_get(
+            landing.channel_id, landing.channel_name, alert.source, datetime.now(UTC)
+        )
+        if self.book.incident(incident.id) is not None:  # the channel's incident takes alerts already
+            self.book.point_group(group, incident.id)
+            return incident.id
+        self.book.attach(incident.id, alert, service)
+        decision = autotriage.audited(
+            self.r, self.rt.ladder, incident.id, self.run_id, alert.severity, service
+        )
+        note = decision.describe()
+        if group == STORM_GROUP:
+            note = (
+                f"alert storm: {limits.new_incidents} incidents opened within "
+                f"{limits.storm_window_minutes} min, so further alerts are grouped here. {note}"
+            )
+        text, blocks = alert_blocks.board(
+            service, incident.id, list(self.book.alerts(incident.id).values()), self.zone, note
+        )
+        posted = slackcall.call(
+            self.r, self.rt.slack.chat_postMessage, channel=incident.channel_id, text=text, blocks=blocks
+        )
+        self.book.register(incident.id, group, incident.channel_id, service, str(posted["ts"]), note)
+        self._answered(incident.id)
+        log.info(
+            "alert incident opened", incident=incident.id, channel=incident.channel_id, landing=landing.how
+        )
+        if decision.run and not self.rt.incidents.triages(incident.id):
+            self._triage(
+                incident.id, incident.channel_id, landing.channel_name, alert, service, decision.max_level
+            )
+        return incident.id
+
+    def _triage(
+        self, incident_id: str, channel_id: str, channel_name: str, alert: Alert, service: str, level: Any
+    ) -> None:
+        run_id = f"alert-{secrets.token_hex(6)}"
+        now = datetime.now(UTC)
+        start = min(alert.starts_at, now - timedelta(minutes=1)) - timedelta(
+            minutes=self.rules.triage_lead_minutes
+        )
+        text = triage_text(alert, service)
+        placeholder = f"Automatic triage of {alert.name}: gathering context from {start:%H:%M} UTC…"
+        posted = slackcall.call(
+            self.r, self.rt.slack.chat_postMessage, channel=channel_id, text=placeholder,
+            blocks=[section(f":mag: {neutralise(placeholder)}"), context(f"run id `{run_id}`")],
+        )  # fmt: skip
+        window = Window(start=start, end=now, phrase="from the alert")
+        request = TriageRequest(
+            run_id=run_id, incident_id=incident_id, team_id="", channel_id=channel_id,
+            channel_name=channel_name, requester_id=alert.source, text=text, window=window,
+            placeholder_ts=str(posted["ts"]), requested_at=now, max_level=level,
+        )  # fmt: skip
+        enqueue_triage(self.r, request)
+        self.rt.incidents.record_triage(incident_id, run_id, request.placeholder_ts)
+
+    # -- the boards --------------------------------------------------------------------------------
+
+    @property
+    def zone(self) -> str:
+        return self.rt.settings.incident.timezone
+
+    def refresh(self, *, final: bool) -> None:
+        limits = self.rules.rate_limits
+        for incident_id in self.book.dirty():
+            known = self.book.incident(incident_id)
+            if known is None or not known.board_ts:
+                self.book.clean(incident_id)
+                continue
+            due = time.time() - known.board_at >= limits.board_update_seconds
+            if not final and not (due and slackcall.may_write(self.r, limits.slack_writes_per_minute)):
+                continue
+            try:
+                self._edit(incident_id, known.channel_id, known.board_ts, known.service, known.triage)
+            except SlackApiError as exc:  # left dirty: the next edit carries it
+                log.warning("alert board not edited", incident=incident_id, error=exc.response.get("error"))
+
+    def _edit(self, incident_id: str, channel: str, board_ts: str, service: str, note: str) -> None:
+        self.book.clean(incident_id)
+        entries = self.book.alerts(incident_id)
+        text, blocks = alert_blocks.board(service, incident_id, list(entries.values()), self.zone, note)
+        slackcall.call(
+            self.r, self.rt.slack.chat_update, channel=channel, ts=board_ts, text=text, blocks=blocks
+        )
+        fresh = [e for e in entries.values() if e.get("answered_at") is None and e["status"] == "resolved"]
+        for entry in fresh[:RESOLVED_NOTICES]:
+            text, blocks = alert_blocks.resolved(entry)
+            slackcall.call(
+                self.r,
+                self.rt.slack.chat_postMessage,
+                channel=channel,
+                thread_ts=board_ts,
+                text=text,
+                blocks=blocks,
+            )
+        self._answered(incident_id)
+        firing = sum(e["status"] == "firing" for e in entries.values())
+        if firing == 0 and self.book.set_prompted(incident_id, True):
+            text, blocks = alert_blocks.resolve_prompt(incident_id, len(entries))
+            slackcall.call(self.r, self.rt.slack.chat_postMessage, channel=channel, text=text, blocks=blocks)
+        elif firing:
+            self.book.set_prompted(incident_id, False)
+
+    def _answered(self, incident_id: str) -> None:
+        for wait in self.book.mark_answered(incident_id, time.time()):
+            metrics.observe(self.r, "alert_first_answer_seconds", wait)
+
+    def _count(self, outcome: str) -> None:
+        self.outcomes[outcome] += 1
+        metrics.inc(self.r, "alerts", outcome=outcome)
+
+
+def triage_text(alert: Alert, service: str) -> str:
+    """What the triage reads: the alert's name, service, summary, description and labels."""
+    notes = " ".join(
+        alert.annotations.get(k, "")
+        for k in ("summary", "description", "message")
+        if alert.annotations.get(k)
+    )
+    labels = " ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k not in ("alertname",))
+    return f"{service} alert {alert.name} ({alert.severity}): {notes} [{labels}]"[:1000]
