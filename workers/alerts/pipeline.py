@@ -66,7 +66,9 @@ class Pipeline:
                     self._count("unmatched")
                     return
                 incident_id = self._open_for(alert, service, group)
-                how = "opened"
+                if incident_id is None:  # opened with this alert on it
+                    self._count("opened")
+                    return
         outcome = self.book.attach(incident_id, alert, service)
         self._count(how if outcome == "new" else outcome)
 
@@ -83,7 +85,9 @@ class Pipeline:
         known = self.book.incident(incident_id)
         return known is not None and known.last_at >= time.time() - window_minutes * 60
 
-    def _open_for(self, alert: Alert, service: str, group: str) -> str:
+    def _open_for(self, alert: Alert, service: str, group: str) -> str | None:
+        """The incident to join (the storm's, or the landing channel's own), or None when a new one
+        was opened with the alert on it."""
         limits = self.rules.rate_limits
         if self.book.opened_since(limits.storm_window_minutes * 60) >= limits.new_incidents:
             storm = self.book.incident_of_group(STORM_GROUP)
@@ -123,7 +127,7 @@ class Pipeline:
             self._triage(
                 incident.id, incident.channel_id, landing.channel_name, alert, service, decision.max_level
             )
-        return incident.id
+        return None
 
     def _triage(
         self, incident_id: str, channel_id: str, channel_name: str, alert: Alert, service: str, level: Any
