@@ -141,6 +141,7 @@ def test_prometheus_alert_opens_a_channel_triages_and_asks_to_resolve(
                 ("--rules.alert.resend-delay=1s",),
             )
         )
+
         # The alert travels Prometheus → Alertmanager → the bot → a worker → a new channel.
         def opened() -> bool:
             found = _channel(stack)
@@ -198,6 +199,6 @@ def test_prometheus_alert_opens_a_channel_triages_and_asks_to_resolve(
     assert len(entries) == 1 and json.loads(entries[0]["reasons"])[0].startswith("severity critical")
     scraped = _metrics(stack)
     assert 'incident_copilot_alerts_received_total{source="alertmanager"}' in scraped
-    assert "incident_copilot_alerts_total{outcome=\"opened\"} 1.0" in scraped
+    assert 'incident_copilot_alerts_total{outcome="opened"} 1.0' in scraped
     assert 'incident_copilot_alerts_total{outcome="changed"} 1.0' in scraped  # the resolution
     assert "incident_copilot_alert_first_answer_seconds_count 2.0" in scraped

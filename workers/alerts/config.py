@@ -91,6 +91,7 @@ class GenericMapping(_Strict):
     summary: str = ""
     starts_at: str = ""
     url: str = ""
+    dashboard: str = ""
 
 
 class AlertRules(_Strict):

@@ -70,7 +70,8 @@ def create_channel(
     else:
         raise RuntimeError(f"no free channel name like {base!r} after 5 tries")
     channel_id = str(created["channel"]["id"])
-    topic = f"{alert.severity} {alert.name}: {alert.annotations.get('summary', '')}".strip(": ")
+    summary = alert.annotations.get("summary", "")
+    topic = f"{alert.severity} {alert.name}" + (f": {summary}" if summary and summary != alert.name else "")
     try:
         slackcall.call(client, slack.conversations_setTopic, channel=channel_id, topic=topic[:TOPIC_MAX])
         if invitees := rules.new_channel.invitees(service):

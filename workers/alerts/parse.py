@@ -172,9 +172,10 @@ def generic(name: str, mapping: GenericMapping, data: Any, now: datetime) -> lis
             if mapping.annotations
             else {}
         )
-        summary = _path(item, mapping.summary) if mapping.summary else None
-        if summary:
-            annotations.setdefault("summary", str(summary))
+        for name_, path_ in (("summary", mapping.summary), ("dashboard_url", mapping.dashboard)):
+            value = _path(item, path_) if path_ else None
+            if value:
+                annotations.setdefault(name_, str(value))
         starts = _path(item, mapping.starts_at) if mapping.starts_at else None
         state = str(_path(item, mapping.status) or "").lower()
         out.append(
