@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,14 +42,17 @@ class Pipeline:
         self.book = AlertBook(self.r)
         self.outcomes: Counter[str] = Counter()
 
-    def drain(self) -> Counter[str]:
-        """Handle every alert in the inbox, then bring every board up to date."""
+    def drain(self, keepalive: Callable[[], object] = lambda: None) -> Counter[str]:
+        """Handle every alert in the inbox, then bring every board up to date (`keepalive` is
+        called between batches: it renews the drain lock)."""
         while batch := inbox.take(self.r, BATCH):
             for alert in batch:
                 self.handle(alert)
             inbox.done(self.r, len(batch))
             self.refresh(final=False)
-        self.refresh(final=True)
+            keepalive()
+        if failed := self.refresh(final=True):  # the job's retry edits them
+            raise RuntimeError(f"alert boards not edited: {', '.join(failed)}")
         return self.outcomes
 
     # -- grouping ----------------------------------------------------------------------------------
@@ -158,8 +162,11 @@ class Pipeline:
     def zone(self) -> str:
         return self.rt.settings.incident.timezone
 
-    def refresh(self, *, final: bool) -> None:
+    def refresh(self, *, final: bool) -> list[str]:
+        """Edit the boards that are due (all of them when `final`); returns the incidents whose
+        board Slack would not take."""
         limits = self.rules.rate_limits
+        failed = []
         for incident_id in self.book.dirty():
             known = self.book.incident(incident_id)
             if known is None or not known.board_ts:
@@ -172,6 +179,9 @@ class Pipeline:
                 self._edit(incident_id, known.channel_id, known.board_ts, known.service, known.triage)
             except SlackApiError as exc:  # left dirty: the next edit carries it
                 log.warning("alert board not edited", incident=incident_id, error=exc.response.get("error"))
+                self.book.mark_dirty(incident_id)
+                failed.append(incident_id)
+        return failed
 
     def _edit(self, incident_id: str, channel: str, board_ts: str, service: str, note: str) -> None:
         self.book.clean(incident_id)

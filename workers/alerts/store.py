@@ -134,6 +134,9 @@ class AlertBook:
     def clean(self, incident_id: str) -> None:
         self._r.srem(P + "dirty", incident_id)
 
+    def mark_dirty(self, incident_id: str) -> None:
+        self._r.sadd(P + "dirty", incident_id)
+
     def set_prompted(self, incident_id: str, prompted: bool) -> bool:
         """Flip the resolve-prompt mark; True when it changed (so the prompt is posted once)."""
         key = P + "inc:" + incident_id
