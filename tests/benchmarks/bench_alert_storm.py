@@ -14,6 +14,7 @@ answer unhandled.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import secrets
@@ -109,10 +110,14 @@ def main() -> int:
         with LocalStack(Path(tmp), workers=args.workers, env=env, log_level="warning") as stack:
             stop = threading.Event()
 
-            def throttle() -> None:  # Slack says ratelimited now and then, sometimes past the SDK's retries
-                while not stop.wait(5):
-                    method = rng.choice(SLACK_WRITES[:2])
-                    stack.standin.rate_limit(method, count=rng.choice([1, 2, 5]), retry_after=1)
+            def throttle() -> (
+                None
+            ):  # Slack says ratelimited now and then, every third time past the SDK's retries
+                for n in itertools.count():
+                    if stop.wait(5):
+                        return
+                    method = SLACK_WRITES[n % 2]
+                    stack.standin.rate_limit(method, count=5 if n % 3 == 2 else 1, retry_after=1)
 
             threading.Thread(target=throttle, daemon=True).start()
             batches = [storm[i : i + args.per_request] for i in range(0, len(storm), args.per_request)]

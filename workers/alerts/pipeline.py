@@ -2,8 +2,8 @@
 group's incident (same values of the grouping labels, last alert within the window), else opens a
 new one (at most `new_incidents` per storm window; beyond that one storm incident takes them). The
 alert board of each changed incident is edited at most once per `board_update_seconds` and within
-an overall budget of Slack writes; whatever that defers is folded into the next edit, and the end
-of a drain edits every board still behind."""
+an overall budget of Slack writes; whatever that defers is folded into the next edit, and a drain
+ends only when every board shows every alert."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from workers.slack.blocks import context, neutralise, section
 
 log = structlog.get_logger(__name__)
 BATCH = 200
+SETTLE_S = 0.5
 RESOLVED_NOTICES = 3  # per board edit; more are only counted on the board
 STORM_SERVICE = "alert-storm"
 
@@ -43,17 +44,21 @@ class Pipeline:
         self.outcomes: Counter[str] = Counter()
 
     def drain(self, keepalive: Callable[[], object] = lambda: None) -> Counter[str]:
-        """Handle every alert in the inbox, then bring every board up to date (`keepalive` is
-        called between batches: it renews the drain lock)."""
-        while batch := inbox.take(self.r, BATCH):
-            for alert in batch:
-                self.handle(alert)
-            inbox.done(self.r, len(batch))
-            self.refresh(final=False)
+        """Handle every alert in the inbox and bring every board up to date, each when it is due
+        (`keepalive` is called between rounds: it renews the drain lock)."""
+        while True:
+            while batch := inbox.take(self.r, BATCH):
+                for alert in batch:
+                    self.handle(alert)
+                inbox.done(self.r, len(batch))
+                self.refresh(patient=False)
+                keepalive()
+            if failed := self.refresh(patient=True):  # the job's retry edits them
+                raise RuntimeError(f"alert boards not edited: {', '.join(failed)}")
+            if not self.book.dirty():
+                return self.outcomes
+            time.sleep(SETTLE_S)  # boards edited recently wait until they are due
             keepalive()
-        if failed := self.refresh(final=True):  # the job's retry edits them
-            raise RuntimeError(f"alert boards not edited: {', '.join(failed)}")
-        return self.outcomes
 
     # -- grouping ----------------------------------------------------------------------------------
 
@@ -162,9 +167,10 @@ class Pipeline:
     def zone(self) -> str:
         return self.rt.settings.incident.timezone
 
-    def refresh(self, *, final: bool) -> list[str]:
-        """Edit the boards that are due (all of them when `final`); returns the incidents whose
-        board Slack would not take."""
+    def refresh(self, *, patient: bool) -> list[str]:
+        """Edit the boards that are due, within the overall budget of writes; returns the incidents
+        whose board Slack would not take. Mid-drain (not `patient`), Slack's first "slow down"
+        defers every edit to the next round rather than holding up the alerts behind it."""
         limits = self.rules.rate_limits
         failed = []
         for incident_id in self.book.dirty():
@@ -172,30 +178,41 @@ class Pipeline:
             if known is None or not known.board_ts:
                 self.book.clean(incident_id)
                 continue
-            due = time.time() - known.board_at >= limits.board_update_seconds
-            if not final and not (due and slackcall.may_write(self.r, limits.slack_writes_per_minute)):
+            if time.time() - known.board_at < limits.board_update_seconds:
                 continue
+            if not slackcall.may_write(self.r, limits.slack_writes_per_minute):
+                break
+            attempts = slackcall.ATTEMPTS if patient else 1
             try:
-                self._edit(incident_id, known.channel_id, known.board_ts, known.service, known.triage)
-            except SlackApiError as exc:  # left dirty: the next edit carries it
-                log.warning("alert board not edited", incident=incident_id, error=exc.response.get("error"))
-                self.book.mark_dirty(incident_id)
+                self._edit(
+                    incident_id, known.channel_id, known.board_ts, known.service, known.triage, attempts
+                )
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                log.warning("alert board not edited", incident=incident_id, error=error)
+                if error != "ratelimited":  # gone or archived: waiting will not bring it back
+                    continue
+                self.book.mark_dirty(incident_id)  # the next edit carries it
                 failed.append(incident_id)
-        return failed
+                if not patient:
+                    break
+        return failed if patient else []
 
-    def _edit(self, incident_id: str, channel: str, board_ts: str, service: str, note: str) -> None:
+    def _edit(
+        self, incident_id: str, channel: str, board_ts: str, service: str, note: str, attempts: int
+    ) -> None:
         self.book.clean(incident_id)
         entries = self.book.alerts(incident_id)
         text, blocks = alert_blocks.board(service, incident_id, list(entries.values()), self.zone, note)
-        slackcall.call(
-            self.r, self.rt.slack.chat_update, channel=channel, ts=board_ts, text=text, blocks=blocks
-        )
+        slack, r = self.rt.slack, self.r
+        slackcall.call(r, slack.chat_update, attempts, channel=channel, ts=board_ts, text=text, blocks=blocks)
         fresh = [e for e in entries.values() if e.get("answered_at") is None and e["status"] == "resolved"]
         for entry in fresh[:RESOLVED_NOTICES]:
             text, blocks = alert_blocks.resolved(entry)
             slackcall.call(
-                self.r,
-                self.rt.slack.chat_postMessage,
+                r,
+                slack.chat_postMessage,
+                attempts,
                 channel=channel,
                 thread_ts=board_ts,
                 text=text,
@@ -203,9 +220,11 @@ class Pipeline:
             )
         self._answered(incident_id)
         firing = sum(e["status"] == "firing" for e in entries.values())
-        if firing == 0 and self.book.set_prompted(incident_id, True):
+        known = self.book.incident(incident_id)
+        if firing == 0 and known is not None and not known.prompted:
             text, blocks = alert_blocks.resolve_prompt(incident_id, len(entries))
-            slackcall.call(self.r, self.rt.slack.chat_postMessage, channel=channel, text=text, blocks=blocks)
+            slackcall.call(r, slack.chat_postMessage, attempts, channel=channel, text=text, blocks=blocks)
+            self.book.set_prompted(incident_id, True)
         elif firing:
             self.book.set_prompted(incident_id, False)
 

@@ -17,13 +17,15 @@ ATTEMPTS = 8
 WRITES_KEY = "ic:alerts:writes:"
 
 
-def call(client: redis.Redis, method: Callable[..., SlackResponse], **kwargs: Any) -> SlackResponse:
+def call(
+    client: redis.Redis, method: Callable[..., SlackResponse], attempts: int = ATTEMPTS, **kwargs: Any
+) -> SlackResponse:
     """`method(**kwargs)`, waiting out `ratelimited` answers (the client's own retries come first)."""
-    for attempt in range(ATTEMPTS):
+    for attempt in range(attempts):
         try:
             return method(**kwargs)
         except SlackApiError as exc:
-            if exc.response.get("error") != "ratelimited" or attempt == ATTEMPTS - 1:
+            if exc.response.get("error") != "ratelimited" or attempt == attempts - 1:
                 raise
             metrics.inc(client, "alert_slack_ratelimited", outcome="waited")
             time.sleep(min(30.0, _retry_after(exc.response.headers)))

@@ -137,9 +137,10 @@ class AlertBook:
     def mark_dirty(self, incident_id: str) -> None:
         self._r.sadd(P + "dirty", incident_id)
 
-    def set_prompted(self, incident_id: str, prompted: bool) -> bool:
-        """Flip the resolve-prompt mark; True when it changed (so the prompt is posted once)."""
+    def set_prompted(self, incident_id: str, prompted: bool) -> None:
+        """Mark that the resolve prompt was posted (or, alerts firing again, that it may be again)."""
         key = P + "inc:" + incident_id
         if prompted:
-            return bool(self._r.hsetnx(key, "prompted", "1"))
-        return bool(self._r.hdel(key, "prompted"))
+            self._r.hset(key, "prompted", "1")
+        else:
+            self._r.hdel(key, "prompted")
