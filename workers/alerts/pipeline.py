@@ -48,9 +48,12 @@ class Pipeline:
         (`keepalive` is called between rounds: it renews the drain lock)."""
         while True:
             while batch := inbox.take(self.r, BATCH):
+                self._begin(batch)
                 for alert in batch:
                     self.handle(alert)
                 inbox.done(self.r, len(batch))
+                for outcome, count in self._counted.items():
+                    metrics.inc(self.r, "alerts", count, outcome=outcome)
                 self.refresh(patient=False)
                 keepalive()
             if failed := self.refresh(patient=True):  # the job's retry edits them
@@ -62,23 +65,40 @@ class Pipeline:
 
     # -- grouping ----------------------------------------------------------------------------------
 
+    def _begin(self, batch: list[Alert]) -> None:
+        """Per-batch lookups: the batch's fingerprints in one round trip, and caches of what the
+        batch itself keeps up to date (which incident a group has, which incidents are open)."""
+        keys = [a.key for a in batch]
+        self._fingerprints = dict(zip(keys, self.book.incidents_of_fingerprints(keys), strict=True))
+        self._groups: dict[str, str | None] = {}
+        self._is_open: dict[str, bool] = {}
+        self._last_at: dict[str, float] = {}
+        self._counted: Counter[str] = Counter()
+
     def handle(self, alert: Alert) -> None:
         service = alert.service(self.rules.grouping.service_labels)
-        incident_id = self.book.incident_of_fingerprint(alert.key)
+        incident_id = self._fingerprints.get(alert.key)
         how = "known"
         if incident_id is None or not self._open(incident_id):
             group = self._group(alert, service)
-            incident_id = self.book.incident_of_group(group)
+            if group not in self._groups:
+                self._groups[group] = self.book.incident_of_group(group)
+            incident_id = self._groups[group]
             how = "grouped"
             if incident_id is None or not self._open(incident_id, self.rules.grouping.window_minutes):
                 if alert.status == "resolved":  # nothing open to resolve: noted, not opened
                     self._count("unmatched")
                     return
                 incident_id = self._open_for(alert, service, group)
+                self._groups.pop(group, None)
+                self._groups.pop(STORM_GROUP, None)
                 if incident_id is None:  # opened with this alert on it
                     self._count("opened")
+                    self._fingerprints.pop(alert.key, None)
                     return
         outcome = self.book.attach(incident_id, alert, service)
+        self._fingerprints[alert.key] = incident_id
+        self._last_at[incident_id] = time.time()
         self._count(how if outcome == "new" else outcome)
 
     def _group(self, alert: Alert, service: str) -> str:
@@ -86,13 +106,17 @@ class Pipeline:
         return "|".join(values) or alert.key
 
     def _open(self, incident_id: str, window_minutes: int | None = None) -> bool:
-        incident = self.rt.incidents.get(incident_id)
-        if incident is None or incident.status != "open":
+        if incident_id not in self._is_open:
+            incident = self.rt.incidents.get(incident_id)
+            self._is_open[incident_id] = incident is not None and incident.status == "open"
+        if not self._is_open[incident_id]:
             return False
         if window_minutes is None:
             return True
-        known = self.book.incident(incident_id)
-        return known is not None and known.last_at >= time.time() - window_minutes * 60
+        if incident_id not in self._last_at:
+            known = self.book.incident(incident_id)
+            self._last_at[incident_id] = known.last_at if known is not None else 0.0
+        return self._last_at[incident_id] >= time.time() - window_minutes * 60
 
     def _open_for(self, alert: Alert, service: str, group: str) -> str | None:
         """The incident to join (the storm's, or the landing channel's own), or None when a new one
@@ -218,7 +242,7 @@ class Pipeline:
                 text=text,
                 blocks=blocks,
             )
-        self._answered(incident_id)
+        self._answered(incident_id, entries)
         firing = sum(e["status"] == "firing" for e in entries.values())
         known = self.book.incident(incident_id)
         if firing == 0 and known is not None and not known.prompted:
@@ -228,13 +252,13 @@ class Pipeline:
         elif firing:
             self.book.set_prompted(incident_id, False)
 
-    def _answered(self, incident_id: str) -> None:
-        for wait in self.book.mark_answered(incident_id, time.time()):
+    def _answered(self, incident_id: str, entries: dict[str, dict[str, Any]] | None = None) -> None:
+        for wait in self.book.mark_answered(incident_id, time.time(), entries):
             metrics.observe(self.r, "alert_first_answer_seconds", wait)
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1
-        metrics.inc(self.r, "alerts", outcome=outcome)
+        self._counted[outcome] += 1
 
 
 def triage_text(alert: Alert, service: str) -> str:

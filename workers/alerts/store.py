@@ -40,6 +40,10 @@ class AlertBook:
         found = self._r.get(P + "fp:" + key)
         return as_text(found) if found else None
 
+    def incidents_of_fingerprints(self, keys: list[str]) -> list[str | None]:
+        found = self._r.mget([P + "fp:" + k for k in keys]) if keys else []
+        return [as_text(f) if f else None for f in found]
+
     def incident_of_group(self, group: str) -> str | None:
         found = self._r.get(P + "group:" + group)
         return as_text(found) if found else None
@@ -114,11 +118,14 @@ class AlertBook:
         raw = self._r.hgetall(P + "inc:" + incident_id + ":alerts") or {}
         return {as_text(k): json.loads(as_text(v)) for k, v in raw.items()}
 
-    def mark_answered(self, incident_id: str, at: float) -> list[float]:
-        """Stamp the alerts the board now shows for the first time; returns their waits in seconds."""
+    def mark_answered(
+        self, incident_id: str, at: float, entries: dict[str, dict[str, Any]] | None = None
+    ) -> list[float]:
+        """Stamp the alerts the board now shows (`entries`, default all) for the first time;
+        returns their waits in seconds."""
         key = P + "inc:" + incident_id + ":alerts"
         waits, updates = [], {}
-        for fp, entry in self.alerts(incident_id).items():
+        for fp, entry in (self.alerts(incident_id) if entries is None else entries).items():
             if entry.get("answered_at") is None:
                 entry["answered_at"] = at
                 waits.append(max(0.0, at - float(entry["changed_at"])))
