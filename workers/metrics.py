@@ -78,6 +78,23 @@ def observe(client: redis.Redis, name: str, seconds: float, **labels: str) -> No
         log.warning("metric not recorded", metric=name, error=str(exc))
 
 
+def observe_many(client: redis.Redis, name: str, values: list[float], **labels: str) -> None:
+    """`observe` for many values in one round trip."""
+    if not values:
+        return
+    bounds = (*METRICS[name][2], float("inf"))
+    counts = {le: sum(v <= le for v in values) for le in bounds}
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for le, count in counts.items():
+                if count:
+                    pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": _le(le)}), count)
+            pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": "sum"}), sum(values))
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("metric not recorded", metric=name, error=str(exc))
+
+
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -32,7 +33,6 @@ from workers.slack.blocks import context, neutralise, section
 log = structlog.get_logger(__name__)
 BATCH = 200
 SETTLE_S = 0.5
-RESOLVED_NOTICES = 3  # per board edit; more are only counted on the board
 STORM_SERVICE = "alert-storm"
 
 
@@ -51,6 +51,10 @@ class Pipeline:
                 self._begin(batch)
                 for alert in batch:
                     self.handle(alert)
+                for (*_, how), outcome in zip(
+                    self._pending, self.book.attach_many([p[:3] for p in self._pending]), strict=True
+                ):
+                    self._count(how if outcome == "new" else outcome)
                 inbox.done(self.r, len(batch))
                 for outcome, count in self._counted.items():
                     metrics.inc(self.r, "alerts", count, outcome=outcome)
@@ -74,6 +78,7 @@ class Pipeline:
         self._is_open: dict[str, bool] = {}
         self._last_at: dict[str, float] = {}
         self._counted: Counter[str] = Counter()
+        self._pending: list[tuple[str, Alert, str, str]] = []  # (incident, alert, service, how)
 
     def handle(self, alert: Alert) -> None:
         service = alert.service(self.rules.grouping.service_labels)
@@ -96,10 +101,9 @@ class Pipeline:
                     self._count("opened")
                     self._fingerprints.pop(alert.key, None)
                     return
-        outcome = self.book.attach(incident_id, alert, service)
+        self._pending.append((incident_id, alert, service, how))  # attached together at the batch's end
         self._fingerprints[alert.key] = incident_id
         self._last_at[incident_id] = time.time()
-        self._count(how if outcome == "new" else outcome)
 
     def _group(self, alert: Alert, service: str) -> str:
         values = [service if k == "service" else alert.labels.get(k, "") for k in self.rules.grouping.by]
@@ -171,7 +175,8 @@ class Pipeline:
             minutes=self.rules.triage_lead_minutes
         )
         text = triage_text(alert, service)
-        placeholder = f"Automatic triage of {alert.name}: gathering context from {start:%H:%M} UTC…"
+        since = f"{start.astimezone(ZoneInfo(self.zone)):%H:%M} {self.zone}"
+        placeholder = f"Automatic triage of {alert.name}: gathering context from {since}…"
         posted = slackcall.call(
             self.r, self.rt.slack.chat_postMessage, channel=channel_id, text=placeholder,
             blocks=[section(f":mag: {neutralise(placeholder)}"), context(f"run id `{run_id}`")],
@@ -231,8 +236,8 @@ class Pipeline:
         slack, r = self.rt.slack, self.r
         slackcall.call(r, slack.chat_update, attempts, channel=channel, ts=board_ts, text=text, blocks=blocks)
         fresh = [e for e in entries.values() if e.get("answered_at") is None and e["status"] == "resolved"]
-        for entry in fresh[:RESOLVED_NOTICES]:
-            text, blocks = alert_blocks.resolved(entry)
+        if fresh:
+            text, blocks = alert_blocks.resolved(fresh)
             slackcall.call(
                 r,
                 slack.chat_postMessage,
@@ -253,8 +258,8 @@ class Pipeline:
             self.book.set_prompted(incident_id, False)
 
     def _answered(self, incident_id: str, entries: dict[str, dict[str, Any]] | None = None) -> None:
-        for wait in self.book.mark_answered(incident_id, time.time(), entries):
-            metrics.observe(self.r, "alert_first_answer_seconds", wait)
+        waits = self.book.mark_answered(incident_id, time.time(), entries)
+        metrics.observe_many(self.r, "alert_first_answer_seconds", waits)
 
     def _count(self, outcome: str) -> None:
         self.outcomes[outcome] += 1

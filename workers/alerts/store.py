@@ -89,30 +89,51 @@ class AlertBook:
     # -- the alerts of an incident ----------------------------------------------------------------
 
     def attach(self, incident_id: str, alert: Alert, service: str) -> str:
-        """Record the alert on the incident: "new" the first time its fingerprint is seen there,
-        "deduplicated" when nothing changed, "changed" when its status flipped."""
-        key = P + "inc:" + incident_id + ":alerts"
-        before = self._r.hget(key, alert.key)
-        entry: dict[str, Any] = json.loads(as_text(before)) if before else {}
-        outcome = "new" if not entry else ("changed" if entry["status"] != alert.status else "deduplicated")
-        if outcome != "deduplicated":
-            entry.update(
-                name=alert.name, status=alert.status, severity=alert.severity, service=service,
-                starts_at=alert.starts_at.isoformat(), note=alert.note, links=alert.links(),
-                summary=alert.annotations.get("summary", "")[:300],
-                transitions=int(entry.get("transitions", -1)) + 1, answered_at=None,
-            )  # fmt: skip
-            entry.setdefault("received_at", alert.received_at.timestamp())
-            entry["changed_at"] = alert.received_at.timestamp()
-        elif alert.note and alert.note != entry.get("note"):
-            entry["note"], outcome = alert.note, "changed"
+        return self.attach_many([(incident_id, alert, service)])[0]
+
+    def attach_many(self, items: list[tuple[str, Alert, str]]) -> list[str]:
+        """Record each alert on its incident, in order, in two round trips: "new" the first time its
+        fingerprint is seen there, "deduplicated" when nothing changed, "changed" when its status
+        (or its source's state word) changed."""
+        if not items:
+            return []
+        slots = [(P + "inc:" + incident_id + ":alerts", alert.key) for incident_id, alert, _ in items]
         with self._r.pipeline(transaction=False) as pipe:
-            pipe.hset(key, alert.key, json.dumps(entry))
-            pipe.set(P + "fp:" + alert.key, incident_id, ex=FINGERPRINT_TTL_S)
-            pipe.hset(P + "inc:" + incident_id, "last_at", time.time())
-            pipe.sadd(P + "dirty", incident_id)
+            for key, field in slots:
+                pipe.hget(key, field)
+            befores = pipe.execute()
+        current: dict[tuple[str, str], dict[str, Any]] = {}
+        for slot, before in zip(slots, befores, strict=True):
+            current.setdefault(slot, json.loads(as_text(before)) if before else {})
+        outcomes = []
+        for slot, (_, alert, service) in zip(slots, items, strict=True):
+            entry = current[slot]
+            outcome = (
+                "new" if not entry else ("changed" if entry["status"] != alert.status else "deduplicated")
+            )
+            if outcome != "deduplicated":
+                entry.update(
+                    name=alert.name, status=alert.status, severity=alert.severity, service=service,
+                    starts_at=alert.starts_at.isoformat(), note=alert.note, links=alert.links(),
+                    summary=alert.annotations.get("summary", "")[:300],
+                    transitions=int(entry.get("transitions", -1)) + 1, answered_at=None,
+                )  # fmt: skip
+                entry.setdefault("received_at", alert.received_at.timestamp())
+                entry["changed_at"] = alert.received_at.timestamp()
+            elif alert.note and alert.note != entry.get("note"):
+                entry["note"], outcome = alert.note, "changed"
+            outcomes.append(outcome)
+        now = time.time()
+        with self._r.pipeline(transaction=False) as pipe:
+            for (key, field), entry in current.items():
+                pipe.hset(key, field, json.dumps(entry))
+            for incident_id, alert, _ in items:
+                pipe.set(P + "fp:" + alert.key, incident_id, ex=FINGERPRINT_TTL_S)
+            for incident_id in {i for i, _, _ in items}:
+                pipe.hset(P + "inc:" + incident_id, "last_at", now)
+                pipe.sadd(P + "dirty", incident_id)
             pipe.execute()
-        return outcome
+        return outcomes
 
     def alerts(self, incident_id: str) -> dict[str, dict[str, Any]]:
         raw = self._r.hgetall(P + "inc:" + incident_id + ":alerts") or {}

@@ -12,6 +12,7 @@ from workers.slack import ids
 from workers.slack.blocks import Block, button, clip, context, neutralise, section
 
 SHOWN = 10
+RESOLVED_NAMED = 5
 ICONS = {"firing": ":red_circle:", "resolved": ":large_green_circle:"}
 
 
@@ -60,8 +61,11 @@ def board(
     )
 
 
-def resolved(entry: dict[str, Any]) -> tuple[str, list[Block]]:
-    text = neutralise(f"Resolved: {entry['name']} ({entry['severity']})")
+def resolved(entries: list[dict[str, Any]]) -> tuple[str, list[Block]]:
+    """One thread reply for the alerts an edit of the board found resolved."""
+    names = [f"{e['name']} ({e['severity']})" for e in entries[:RESOLVED_NAMED]]
+    more = f" and {len(entries) - RESOLVED_NAMED} more" if len(entries) > RESOLVED_NAMED else ""
+    text = neutralise(f"Resolved: {', '.join(names)}{more}")
     return text, [section(f":white_check_mark: {text}")]
 
 
