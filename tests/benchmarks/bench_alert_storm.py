@@ -172,7 +172,7 @@ def main() -> int:
     per_method = ", ".join(f"{m} {sum(c.method == m for c in writes)}" for m in SLACK_WRITES)
     print(f"Slack writes: {len(writes)} ({per_method})")
     print(f"ratelimited answers served: {len(limited)}; waited out past the SDK's retries: {waited:.0f}; "
-          f"board edits deferred to the job's retry: {not_edited}; failed jobs: {failed_jobs}")  # fmt: skip
+          f"board edits deferred (ratelimited): {not_edited}; failed jobs: {failed_jobs}")  # fmt: skip
     print(f"alert to first answer (first firing, n={len(waits)}): p50 {percentile(waits, 0.5):.2f} s, "
           f"p95 {percentile(waits, 0.95):.2f} s, max {max(waits, default=float('nan')):.2f} s")  # fmt: skip
     ok = len(incidents) <= 20 and not lost and not unanswered and not failed_jobs
