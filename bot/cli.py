@@ -204,8 +204,10 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
 
     from bot.app import build_app
     from bot.deps import BotDeps
+    from bot.receivers import Receivers
     from bot.server import make_server, make_wsgi, metrics_registry, readiness
     from workers import liveness
+    from workers.alerts.config import load_rules
     from workers.jobs.reconcile import keep_reconciling
     from workers.policy.source import PolicySource
     from workers.runtime import Runtime
@@ -245,10 +247,11 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
     else:
         probe = readiness(rt.redis.client)
     source = rt.ladder.source
+    receivers = Receivers(settings.alerts, load_rules(settings.alerts.config_file), rt.redis.client)
 
     def detail() -> dict[str, object]:
         policy = {"policy": source.status()} if isinstance(source, PolicySource) else {}
-        return policy | liveness.report(rt.redis.client)
+        return {**policy, "alerts": receivers.status(), **liveness.report(rt.redis.client)}
 
     secret = settings.slack.signing_secret
     max_body = settings.server.max_body_bytes
@@ -257,6 +260,7 @@ def run_bot(settings: Settings, port: int | None, host: str | None) -> int:
         probe,
         metrics_registry(rt.redis.client),
         detail,
+        receivers,
         signing_secret=secret.get_secret_value() if secret else None,
         max_body=max_body,
     )

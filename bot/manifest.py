@@ -25,6 +25,9 @@ METHOD_SCOPES = {
     "bots_info": "users:read",  # the app id interactive payloads must carry
     "files_upload_v2": "files:write",
     "usergroups_list": "usergroups:read",  # approvers named by user group
+    "conversations_create": "channels:manage",  # alerts: a new incident channel
+    "conversations_setTopic": "channels:manage",
+    "conversations_invite": "channels:manage",
 }
 # The same methods on private channels the bot was invited to need the groups scopes too.
 PRIVATE_CHANNEL_SCOPES = {

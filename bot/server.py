@@ -53,13 +53,15 @@ def make_wsgi(
     ready: Probe,
     registry: CollectorRegistry | None = None,
     detail: Callable[[], dict[str, Any]] | None = None,
+    alerts: Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]] | None = None,
     *,
     signing_secret: str | None = None,
     max_body: int = DEFAULT_MAX_BODY,
 ) -> Callable[[WSGIEnvironment, StartResponse], Iterable[bytes]]:
     """The WSGI application; `app=None` serves only the health and metrics endpoints (Socket Mode).
     `detail` adds what `/readyz` shows without deciding readiness (the policy in force, a rejected
-    edit). Slack's requests pass `bot.guard` (size, signature, shape) before Bolt sees them."""
+    edit); `alerts` serves `/alerts/…` (bot.receivers). Slack's requests pass `bot.guard` (size,
+    signature, shape) before Bolt sees them."""
     bolt = None
     if app is not None:
         bolt = guard(SlackRequestHandler(app, path=EVENTS_PATH), signing_secret, max_body)
@@ -68,6 +70,8 @@ def make_wsgi(
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and method == "POST" and bolt is not None:
             return bolt(environ, start_response)
+        if path.startswith("/alerts/") and alerts is not None:
+            return alerts(environ, start_response)
         if path == "/healthz" and method == "GET":
             return _json(start_response, "200 OK", {"status": "ok"})
         if path == "/readyz" and method == "GET":

@@ -5,7 +5,8 @@
     ├── StartupError         a fault found at start-up (port taken, Redis or Slack unreachable); one
     │                        line naming it and what to do, exit 2
     ├── UserInputError       a user's request cannot be understood; shown ephemerally, never logged
-    │   └── WindowParseError     a `/triage` time window that does not parse
+    │   ├── WindowParseError     a `/triage` time window that does not parse
+    │   └── AlertPayloadError    an alert webhook body that is not what its receiver reads; HTTP 400
     ├── ServiceUnavailable   a dependency is down (Redis); the user is told, the run id is logged
     │   └── EmbeddedRedisError   the embedded Redis server could not start
     ├── PromptError          a prompt template is missing, has no version header, or lacks a variable
@@ -50,6 +51,10 @@ class UserInputError(CopilotError):
 
 
 class WindowParseError(UserInputError):
+    pass
+
+
+class AlertPayloadError(UserInputError):
     pass
 
 

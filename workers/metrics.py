@@ -35,6 +35,19 @@ METRICS: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "llm_tokens": ("counter", "LLM tokens used, by kind (prompt, completion)", ()),
     "llm_errors": ("counter", "LLM calls that gave no usable answer, by error", ()),
     "decisions": ("counter", "Decisions on suggested actions, by level and reason", ()),
+    "alerts_received": ("counter", "Alerts accepted by a receiver, by source", ()),
+    "alerts_refused": ("counter", "Alert webhook requests refused, by receiver and reason", ()),
+    "alerts": (
+        "counter",
+        "Alerts handled, by outcome (opened, grouped, deduplicated, changed, unmatched)",
+        (),
+    ),
+    "alert_slack_ratelimited": ("counter", "Slack ratelimited answers to alert messages, waited out", ()),
+    "alert_first_answer_seconds": (
+        "histogram",
+        "Time from an alert's arrival to the first Slack message showing it",
+        (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+    ),
     "policy_reloads": ("counter", "Policy file changes, by outcome (loaded, rejected) and process", ()),
 }
 
@@ -60,6 +73,23 @@ def observe(client: redis.Redis, name: str, seconds: float, **labels: str) -> No
                 if seconds <= le:
                     pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": _le(le)}), 1)
             pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": "sum"}), seconds)
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("metric not recorded", metric=name, error=str(exc))
+
+
+def observe_many(client: redis.Redis, name: str, values: list[float], **labels: str) -> None:
+    """`observe` for many values in one round trip."""
+    if not values:
+        return
+    bounds = (*METRICS[name][2], float("inf"))
+    counts = {le: sum(v <= le for v in values) for le in bounds}
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for le, count in counts.items():
+                if count:
+                    pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": _le(le)}), count)
+            pipe.hincrbyfloat(PREFIX + name, _field({**labels, "le": "sum"}), sum(values))
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("metric not recorded", metric=name, error=str(exc))

@@ -68,6 +68,9 @@ class TriageRequest(BaseModel):
     lines: LineRequest = Field(default_factory=LineRequest)
     placeholder_ts: str
     requested_at: datetime
+    max_level: Literal["observe", "suggest", "act"] | None = Field(
+        default=None, description="set by an automatic triage of an alert: the highest rung for its actions"
+    )
 
     @classmethod
     def offline(

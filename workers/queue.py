@@ -19,7 +19,8 @@ from workers.jobs import recover
 from workers.models import PostmortemRequest, PostmortemTrigger, TriageRequest
 
 TRIAGE, POSTMORTEM, ACTIONS = "triage", "postmortem", "actions"
-ALL_QUEUES = (TRIAGE, POSTMORTEM, ACTIONS)
+ALERTS = "alerts"
+ALL_QUEUES = (TRIAGE, POSTMORTEM, ACTIONS, ALERTS)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ JOBS: dict[str, JobOptions] = {
     # Slack serves thread reads at about 50 a minute: a channel with hundreds of threads takes minutes.
     "workers.jobs.postmortem.run": JobOptions(POSTMORTEM, timeout_s=1800, retries=2),
     "workers.jobs.execute.run": JobOptions(ACTIONS, timeout_s=300, retries=0),  # never run twice on its own
+    # Drains the alert inbox; alerts it took are kept in a processing list, so a retry finishes them.
+    "workers.jobs.alerts.run": JobOptions(ALERTS, timeout_s=900, retries=2),
 }
 
 FAILURE_CALLBACK = "workers.jobs.failure.report_failure"

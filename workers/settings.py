@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from workers.alerts.settings import AlertSettings
 from workers.errors import ConfigError
 
 Role = Literal["bot", "worker", "triage"]
@@ -278,6 +279,7 @@ class Settings(BaseModel):
     executors: ExecutorSettings
     server: ServerSettings
     log: LogSettings
+    alerts: AlertSettings
 
     @classmethod
     def load(
@@ -331,6 +333,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "executors": ExecutorSettings,
     "server": ServerSettings,
     "log": LogSettings,
+    "alerts": AlertSettings,
 }
 
 

@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import json
 import mimetypes
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from bot.standin.state import Channel, Message, Workspace, ts_key
 Args = dict[str, Any]
 
 JSON_ARGS = ("blocks", "attachments", "files")
+CHANNEL_NAME_MAX = 80
+TOPIC_MAX = 250
 
 
 class ApiError(Exception):
@@ -51,6 +54,9 @@ class WebApi:
             "conversations.info": self.conversations_info,
             "conversations.history": self.conversations_history,
             "conversations.replies": self.conversations_replies,
+            "conversations.create": self.conversations_create,
+            "conversations.setTopic": self.conversations_set_topic,
+            "conversations.invite": self.conversations_invite,
             "users.info": self.users_info,
             "usergroups.list": self.usergroups_list,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
@@ -129,22 +135,55 @@ class WebApi:
     def conversations_info(self, args: Args) -> dict[str, Any]:
         channel = self._channel(args)
         self._granted(channel, "groups:read")
+        return {"channel": self._channel_object(channel)}
+
+    def conversations_create(self, args: Args) -> dict[str, Any]:
+        """A public channel the bot creates and joins; Slack's name rules and errors."""
+        name = _required(args, "name")
+        if len(name) > CHANNEL_NAME_MAX:
+            raise ApiError("invalid_name_maxlength")
+        if not re.fullmatch(r"[a-z0-9_-]+", name):
+            raise ApiError("invalid_name_specials")
+        if self.state.channel(name) is not None:
+            raise ApiError("name_taken")
+        channel_id = "C" + uuid.uuid4().hex[:10].upper()
+        self.state.add_channel(channel_id, name)
+        self.state.add_members(channel_id, [self.state.bot_user_id])
+        return {"channel": self._channel_object(self._channel({"channel": channel_id}))}
+
+    def conversations_set_topic(self, args: Args) -> dict[str, Any]:
+        channel = self._channel(args, posting=True)
+        topic = str(args.get("topic") or "")
+        if len(topic) > TOPIC_MAX:
+            raise ApiError("too_long")
+        self.state.set_topic(channel.id, topic)
+        return {"channel": self._channel_object(self._channel(args))}
+
+    def conversations_invite(self, args: Args) -> dict[str, Any]:
+        channel = self._channel(args, posting=True)
+        users = [u for u in _required(args, "users").split(",") if u]
+        if any(self.state.user(u) is None for u in users):
+            raise ApiError("user_not_found")
+        if self.state.bot_user_id in users:
+            raise ApiError("cant_invite_self")
+        self.state.add_members(channel.id, users)
+        return {"channel": self._channel_object(self._channel(args))}
+
+    def _channel_object(self, channel: Channel) -> dict[str, Any]:
         return {
-            "channel": {
-                "id": channel.id,
-                "name": channel.name,
-                "name_normalized": channel.name,
-                "is_channel": not channel.is_private,
-                "is_group": channel.is_private,
-                "is_im": False,
-                "is_private": channel.is_private,
-                "is_archived": channel.is_archived,
-                "is_general": False,
-                "is_member": channel.is_member,
-                "created": channel.created,
-                "topic": {"value": "", "creator": "", "last_set": 0},
-                "purpose": {"value": "", "creator": "", "last_set": 0},
-            }
+            "id": channel.id,
+            "name": channel.name,
+            "name_normalized": channel.name,
+            "is_channel": not channel.is_private,
+            "is_group": channel.is_private,
+            "is_im": False,
+            "is_private": channel.is_private,
+            "is_archived": channel.is_archived,
+            "is_general": False,
+            "is_member": channel.is_member,
+            "created": channel.created,
+            "topic": {"value": channel.topic, "creator": "", "last_set": 0},
+            "purpose": {"value": "", "creator": "", "last_set": 0},
         }
 
     def conversations_history(self, args: Args) -> dict[str, Any]:

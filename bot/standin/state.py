@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.manifest import scopes
@@ -42,6 +42,8 @@ class Channel:
     is_archived: bool = False
     created: int = 0
     is_private: bool = False
+    topic: str = ""
+    members: list[str] = field(default_factory=list)
 
 
 def ts_key(ts: str) -> tuple[int, int]:
@@ -138,6 +140,19 @@ class Workspace:
         """Archive a channel: it can still be read, but nothing can be posted to it."""
         with self.lock:
             self._channels[channel].is_archived = True
+
+    def set_topic(self, channel: str, topic: str) -> None:
+        with self.lock:
+            self._channels[channel].topic = topic
+
+    def add_members(self, channel: str, users: list[str]) -> None:
+        with self.lock:
+            found = self._channels[channel]
+            found.members.extend(u for u in users if u not in found.members)
+
+    def channels(self) -> list[Channel]:
+        with self.lock:
+            return [copy.deepcopy(c) for c in self._channels.values()]
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -138,6 +138,8 @@ SPECS: dict[str, list[list[dict[str, Any]]]] = {
         ],
     ],
 }
+
+
 def llm_answer(body: dict[str, Any]) -> str:
     prompt = "\n".join(m["content"] for m in body["messages"])
     ts, text = next((m["id"], m["text"]) for m in items_of(body, "message") if "pool" in m["text"])

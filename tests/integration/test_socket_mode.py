@@ -19,6 +19,11 @@ def test_triage_over_socket_mode(make_stack: Callable[..., LocalStack]) -> None:
     assert server is not None and server.wait_connected(PATIENCE)
     with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=PATIENCE) as r:
         ready = json.loads(r.read())
+    assert ready.pop("alerts") == {  # served in Socket Mode too; no secret configured: disabled
+        "alertmanager": "disabled: set ALERTS_ALERTMANAGER_TOKEN or ALERTS_ALERTMANAGER_USERNAME and "
+        "_PASSWORD",
+        "pagerduty": "disabled: set ALERTS_PAGERDUTY_SECRETS",
+    }
     assert (ready["ready"], ready["redis"], ready["slack_socket"]) == (True, True, True)
     assert ready["workers"] == {"triage": 1, "postmortem": 1, "actions": 1} and ready["unserved_queues"] == []
     post = urllib.request.Request(f"{stack.base_url}/slack/events", data=b"{}", method="POST")

@@ -99,31 +99,34 @@ def running(args: list[str], url: str, log: Path) -> Iterator[subprocess.Popen[b
 
 
 @contextmanager
-def prometheus(data: Path) -> Iterator[str]:
-    """Prometheus on a data folder (backfill it first), keeping 60 days; yields its URL."""
+def prometheus(data: Path, config_text: str | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Prometheus on a data folder (backfill it first), keeping 60 days; yields its URL.
+    `config_text`: its configuration (default: nothing to scrape)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = data.parent / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\nscrape_configs: []\n")
+    config.write_text(config_text or "global:\n  scrape_interval: 1h\nscrape_configs: []\n")
     args = [
         installed()["prometheus"],
         f"--config.file={config}",
         f"--storage.tsdb.path={data}",
         "--storage.tsdb.retention.time=60d",
         f"--web.listen-address=127.0.0.1:{port}",
+        *extra_args,
     ]
     with running(args, url, data.parent / "prometheus.log"):
         yield url
 
 
 @contextmanager
-def alertmanager(workdir: Path) -> Iterator[str]:
-    """Alertmanager with one do-nothing receiver and clustering off; yields its URL."""
-    port = free_port()
+def alertmanager(workdir: Path, config_text: str | None = None, port: int | None = None) -> Iterator[str]:
+    """Alertmanager with clustering off and `config_text` (default: one do-nothing receiver); yields
+    its URL."""
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "alertmanager.yml"
-    config.write_text("route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n")
+    config.write_text(config_text or "route:\n  receiver: nowhere\nreceivers:\n  - name: nowhere\n")
     args = [
         installed()["prometheus-alertmanager"],
         f"--config.file={config}",

@@ -35,6 +35,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "logSources": "sources: []\n",
         "policy": (REPO / "policies" / "default.yaml").read_text(),
         "prometheusUrl": "http://prometheus.monitoring:9090",
+        "alerts": {"existingSecret": "alert-receivers", "config": "grouping: {window_minutes: 30}\n"},
     },
 }
 
@@ -108,7 +109,8 @@ def test_each_configuration_renders_what_it_asks_for() -> None:
         c for n, _, c in containers(render(CONFIGS["keda-ingress-prompts-executors"])) if n.endswith("bot")
     )
     assert {"name": "POLICY_FILE", "value": "/etc/incident-copilot/policy/policy.yaml"} in bot["env"]
-    assert "envFrom" not in bot  # approvals are checked in the bot; executor credentials stay in workers
+    # approvals are checked in the bot; executor credentials stay in workers
+    assert "kube-executor-credentials" not in str(bot.get("envFrom", []))
     assert {"name": "EXECUTOR_KUBERNETES", "value": "in-cluster"} in worker["env"]
     docs = render(CONFIGS["keda-ingress-prompts-executors"])
     roles = [d for d in docs if d["kind"] == "Role"]
@@ -159,3 +161,18 @@ def test_the_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     text = (REPO / "Dockerfile").read_text()
     assert "USER 10001" in text and "HEALTHCHECK" in text and text.count("FROM ") == 2
+
+
+def test_alert_receiver_secrets_reach_the_bot_only_and_the_alerts_file_both() -> None:
+    found = {
+        name.rsplit("-", 1)[1]: c
+        for name, _, c in containers(render(CONFIGS["keda-ingress-prompts-executors"]))
+    }
+    secrets_from = {k: [e["secretRef"]["name"] for e in c.get("envFrom", [])] for k, c in found.items()}
+    assert "alert-receivers" in secrets_from["bot"] and "alert-receivers" not in secrets_from["worker"]
+    for c in (found["bot"], found["worker"]):
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert env["ALERTS_CONFIG_FILE"] == "/etc/incident-copilot/alerts/alerts.yaml"
+        assert {"name": "alerts", "mountPath": "/etc/incident-copilot/alerts", "readOnly": True} in c[
+            "volumeMounts"
+        ]

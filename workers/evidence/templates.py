@@ -123,7 +123,7 @@ def _filler(found: re.Match[bytes]) -> bytes:
     if not (before_ok and after_ok and (b"1" in run or b"0" in run)) or _HEX_LETTER.search(run) is None:
         return run
     uuid = len(run) == 36 and run.count(b"-") == 4
-    return (b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa1" if uuid else b"a" * (len(run) - 1) + b"1")
+    return b"aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaa1" if uuid else b"a" * (len(run) - 1) + b"1"
 
 
 def _hex_shape(shape: bytes) -> bytes:

@@ -71,7 +71,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
             request.channel_id,
             request.placeholder_ts,
         )
-        report = rt.ladder.classify(report, service, origin, rt.redis.client)
+        report = rt.ladder.classify(report, service, origin, rt.redis.client, cap=request.max_level)
         signature = evidence_signature(ctx.evidence)
         rt.incidents.record_findings(
             request.incident_id, request.text or report.summary.what, service, signature

@@ -5,7 +5,7 @@ audited with the hash of the policy it was made under. The policy is the file as
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -13,7 +13,7 @@ import redis
 from workers import audit
 from workers.policy.decide import ActionRequest, Decision, decide, rules_for
 from workers.policy.governor import BudgetVerdict, Governor
-from workers.policy.model import PolicyFile
+from workers.policy.model import LEVELS, Level, PolicyFile
 from workers.policy.source import PolicySource
 from workers.proposals.model import Proposal
 from workers.proposals.store import ProposalStore, new_id
@@ -61,8 +61,14 @@ class Ladder:
         return self.source.current() if isinstance(self.source, PolicySource) else self.source
 
     def classify(
-        self, report: TriageReport, service: str, origin: Origin, client: redis.Redis
+        self,
+        report: TriageReport,
+        service: str,
+        origin: Origin,
+        client: redis.Redis,
+        cap: Level | None = None,
     ) -> TriageReport:
+        """`cap`: the highest level any action may get (an automatic triage of an alert)."""
         policy = self.policy
         verdict = self.budget(service)
         for action in report.grounding.refused_actions:  # the model asked; the evidence did not back it
@@ -103,6 +109,9 @@ class Ladder:
                     continue
                 budget = self.budget(request.service or service)  # the error budget of what it acts on
                 decision = self._decide(policy, action, budget, report.novel)
+                if cap is not None and LEVELS.index(decision.level) > LEVELS.index(cap):
+                    reason = f"an automatic triage of an alert starts at {cap} at most"
+                    decision = replace(decision, level=cap, reasons=[*decision.reasons, reason])
                 entry = ClassifiedAction(
                     action=action, level=decision.level, written=decision.written, reasons=decision.reasons
                 )

@@ -96,6 +96,13 @@ class Caps(_Strict):
     novel: Level = "suggest"
 
 
+class AlertTriage(_Strict):
+    """What an automatic triage of an alert of one severity may do."""
+
+    triage: bool = Field(default=True, description="run the triage at all (false: only post the alert)")
+    max_level: Level = Field(default="suggest", description="the highest rung its actions may start at")
+
+
 class PolicyFile(_Strict):
     version: Literal[1] = 1
     deny: list[DenyRule] = Field(default_factory=list)
@@ -108,6 +115,9 @@ class PolicyFile(_Strict):
         ]
     )
     caps: Caps = Field(default_factory=Caps)
+    alerts: dict[str, AlertTriage] = Field(
+        default_factory=dict, description="by alert severity (globs; '*' for the rest): automatic triage"
+    )
     sha256: str = Field(default="", exclude=True)
     source: str = Field(default="", exclude=True)
 

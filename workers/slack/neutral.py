@@ -21,7 +21,7 @@ _LINK = re.compile(r"<((?:https?|mailto|ftp|slack|file):[^<>|]*)(?:\|([^<>]*))?>
 _ENTITY = re.compile(r"&(amp|lt|gt);")
 _UNESCAPE = {"amp": "&", "lt": "<", "gt": ">"}
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
-_PLAIN_URL = re.compile(r"https?://[^\s<>|&\"]{1,2000}")
+_PLAIN_URL = re.compile(r"https?://[^\s<>|\"]{1,2000}")
 SPECIALS = ("here", "channel", "everyone")
 
 
@@ -52,6 +52,7 @@ def mention(user_id: str) -> str:
 
 
 def link(url: str, label: str) -> str:
-    """A link the code makes to `url` (a plain http(s) URL, else only the label is shown)."""
+    """A link the code makes to `url` (a plain http(s) URL, else only the label is shown); a query's
+    `&` is escaped as Slack asks."""
     label = neutralize(label).replace("|", "/")
-    return f"<{url}|{label}>" if _PLAIN_URL.fullmatch(url) else label
+    return f"<{url.replace('&', '&amp;')}|{label}>" if _PLAIN_URL.fullmatch(url) else label

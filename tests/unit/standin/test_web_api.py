@@ -280,3 +280,35 @@ def test_wait_for_sees_a_message_posted_later(client: WebClient, standin: SlackS
     assert standin.wait_for(lambda: bool(standin.messages("C1INC")), timeout=0.05) is False
     client.chat_postMessage(channel="C1INC", text="done")
     assert standin.wait_for(lambda state: state.messages("C1INC")[0]["text"] == "done", timeout=60)
+
+
+def test_conversations_create_set_topic_and_invite(client: WebClient, standin: SlackStandIn) -> None:
+    created = client.conversations_create(name="inc-checkout-api-20261207")["channel"]
+    assert created["is_member"] is True and created["name"] == "inc-checkout-api-20261207"
+    assert (
+        api_error(lambda: client.conversations_create(name="inc-checkout-api-20261207")).response["error"]
+        == "name_taken"
+    )
+    assert api_error(lambda: client.conversations_create(name="Inc Checkout")).response["error"] == (
+        "invalid_name_specials"
+    )
+    assert api_error(lambda: client.conversations_create(name="x" * 81)).response["error"] == (
+        "invalid_name_maxlength"
+    )
+    topic = client.conversations_setTopic(channel=created["id"], topic="critical CheckoutErrorRate")
+    assert topic["channel"]["topic"]["value"] == "critical CheckoutErrorRate"
+    assert api_error(lambda: client.conversations_setTopic(channel="C2OUT", topic="x")).response["error"] == (
+        "not_in_channel"
+    )
+    client.conversations_invite(channel=created["id"], users="U1ALICE,U2BOB")
+    assert (
+        api_error(lambda: client.conversations_invite(channel=created["id"], users="U9NOBODY")).response[
+            "error"
+        ]
+        == "user_not_found"
+    )
+    found = standin.state.channel(created["id"])
+    assert found is not None and found.members == ["U0BOT", "U1ALICE", "U2BOB"]
+    assert client.conversations_info(channel=created["id"])["channel"]["topic"]["value"] == (
+        "critical CheckoutErrorRate"
+    )
