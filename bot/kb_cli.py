@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from workers.atrest import storage_redactor
 from workers.knowledge.ingest import ingest_path
 from workers.knowledge.render import record_markdown
 from workers.knowledge.service import KnowledgeDeps
@@ -62,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_kb(settings: Settings, args: argparse.Namespace) -> int:
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         knowledge = KnowledgeDeps.build(handle.client, settings.llm)
         if args.kb_command == "ingest":
@@ -153,7 +154,7 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
     if logs is not None and not logs.is_dir():
         print(f"incident-copilot: --logs {logs} is not a folder")
         return 2
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         result = backtest(
             KnowledgeDeps.build(handle.client, settings.llm), build_engine(settings), settings, logs=logs

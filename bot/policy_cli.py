@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from workers import audit
+from workers.atrest import storage_redactor
 from workers.errors import ConfigError
 from workers.policy.decide import ActionRequest, decide, may_approve
 from workers.policy.model import load_policy
@@ -114,7 +115,7 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         for entry in audit.export(handle.client, args.since):
             print(json.dumps(entry))
