@@ -25,7 +25,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from workers import queue as queues
-from workers import runtime, warmup
+from workers import retention, runtime, warmup
 from workers.jobs.reconcile import reconcile
 from workers.redisconn import connect
 from workers.settings import Settings
@@ -87,9 +87,9 @@ def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]
 
 
 class CopilotWorker(Worker):
-    """RQ's forking worker, plus the same-host crash check and the stuck-proposal reconciler in every
-    maintenance pass, and a knowledge index and policy refreshed before each fork so every work
-    horse starts with them current (a rejected policy edit is logged once, here)."""
+    """RQ's forking worker, plus the same-host crash check, the stuck-proposal reconciler and the
+    retention sweep in every maintenance pass, and a knowledge index and policy refreshed before each
+    fork so every work horse starts with them current (a rejected policy edit is logged once, here)."""
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Registered first (so the worker holds its Redis connection from the start), then warmed up:
@@ -115,6 +115,10 @@ class CopilotWorker(Worker):
             reconcile(rt)
         except Exception as exc:  # a maintenance pass never stops the worker; the next one retries
             log.error("reconciling stuck proposals failed", error=repr(exc))
+        try:
+            retention.sweep(self.connection, rt.settings.retention)
+        except redis.RedisError as exc:
+            log.error("retention sweep failed", error=repr(exc))
 
 
 def run_worker(settings: Settings, names: Sequence[str] = queues.ALL_QUEUES, burst: bool = False) -> bool:

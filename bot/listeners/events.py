@@ -58,5 +58,5 @@ def handle_message(
         channel, name or "", event.get("user", ""), datetime.fromtimestamp(float(event.get("ts", 0)), tz=UTC)
     )
     message = {k: str(event[k]) for k in ("ts", "user", "text", "thread_ts", "subtype") if event.get(k)}
-    stored = deps.incidents.record_message(incident.id, str(body.get("event_id", event.get("ts"))), message)
+    stored = deps.incidents.record_message(incident.id, str(body.get("event_id") or ""), message)
     log.debug("incident message", incident=incident.id, stored=stored)
