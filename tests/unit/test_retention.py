@@ -69,7 +69,7 @@ def test_shared_streams_and_logs_are_trimmed_by_age(client: redis.Redis) -> None
 
 
 def test_audit_is_kept_longest() -> None:
-    with pytest.raises(ValueError, match="RETENTION_AUDIT .* shorter than RETENTION_POSTMORTEM"):
+    with pytest.raises(ValueError, match=r"RETENTION_AUDIT .* shorter than RETENTION_POSTMORTEM"):
         RetentionSettings(postmortem=500, audit=400)
     with pytest.raises(ConfigError, match="RETENTION_AUDIT"):
         Settings.load(env_file=None, overrides={"retention": {"audit": 1}})
