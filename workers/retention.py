@@ -1,13 +1,15 @@
 """Retention: how long each kind of Redis key lives after its last write, so nothing grows without bound.
 
-`sweep` runs in every worker's maintenance pass. It walks the `ic:` keys, names each one's kind by
+`sweep` runs in every worker's maintenance pass. It walks the keys, names each one's kind by
 its key (`KINDS`; the first pattern that matches) and gives a key with no expiry its kind's
 retention (`RETENTION_*`, in days). Writes that replace a value (`SET`) clear the expiry and the next
 pass sets it again, so a string lives its retention after its last write; hashes, lists and streams
 live it from the pass that first saw them. The shared streams are trimmed by age instead (their
 entry ids are times): the global audit trail to `RETENTION_AUDIT`, the global egress record to
 `RETENTION_EGRESS`, and the per-action-type execution log (a sorted set by time) to
-`RETENTION_INCIDENT`. The set of incident channels drops channels whose pointer has expired.
+`RETENTION_INCIDENT`. The set of incident channels drops channels whose pointer has expired. RQ's
+records of finished and failed jobs (the payload, the result; RQ keeps them a day and a week) are
+kept no longer than `RETENTION_INCIDENT` either; queued and running jobs are left alone.
 
 Kept on purpose: the knowledge base (`ic:kb:*`, the organisation's past incidents), metrics
 counters (one field per label set), proposals (they expire by themselves) and RQ's keys (RQ gives
@@ -48,6 +50,7 @@ KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 KEPT = re.compile(r"ic:(?:kb:.*|metrics:.*|proposal:.*|proposals:inflight)")
 AUDIT_GLOBAL, EGRESS_GLOBAL, EXECUTIONS = "ic:audit", "ic:egress", "ic:executions:"
 CHANNELS = "ic:incident_channels"
+RQ_RECORDS = ("rq:job:", "rq:results:")
 
 
 def kind_of(key: str) -> str | None:
@@ -61,7 +64,8 @@ def retention_s(settings: RetentionSettings, kind: str) -> int:
 def sweep(client: redis.Redis, settings: RetentionSettings, batch: int = 1000) -> dict[str, int]:
     """One pass: expiries set by kind, shared streams trimmed; what it did, by kind."""
     done: dict[str, int] = {}
-    for keys in _batches(client.scan_iter(match="ic:*", count=batch), batch):
+    jobs_cap = retention_s(settings, "incident")
+    for keys in _batches(client.scan_iter(count=batch), batch):
         kinds = [kind_of(k) for k in keys]
         with client.pipeline(transaction=False) as pipe:
             for key in keys:
@@ -72,6 +76,9 @@ def sweep(client: redis.Redis, settings: RetentionSettings, batch: int = 1000) -
                 if kind is not None and ttl == -1:
                     pipe.expire(key, retention_s(settings, kind))
                     done[kind] = done.get(kind, 0) + 1
+                elif key.startswith(RQ_RECORDS) and ttl > jobs_cap:  # a finished or failed job
+                    pipe.expire(key, jobs_cap)
+                    done["jobs"] = done.get("jobs", 0) + 1
             pipe.execute()
     now_ms = int(time.time() * 1000)
     for stream, kind in ((AUDIT_GLOBAL, "audit"), (EGRESS_GLOBAL, "egress")):
