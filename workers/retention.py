@@ -1,12 +1,12 @@
 """Retention: how long each kind of Redis key lives after its last write, so nothing grows without bound.
 
-`sweep` runs in every worker's maintenance pass. It walks the keys, names each one's kind by
-its key (`KINDS`; the first pattern that matches) and gives a key with no expiry its kind's
-retention (`RETENTION_*`, in days). Writes that replace a value (`SET`) clear the expiry and the next
-pass sets it again, so a string lives its retention after its last write; hashes, lists and streams
-live it from the pass that first saw them. The shared streams are trimmed by age instead (their
-entry ids are times): the global audit trail to `RETENTION_AUDIT`, the global egress record to
-`RETENTION_EGRESS`, and the per-action-type execution log (a sorted set by time) to
+`sweep` runs in every worker's maintenance pass. It walks the keys, names each one's kind by its key
+(`KINDS`; the first pattern that matches) and gives a key with no expiry, or a longer one, its
+kind's retention (`RETENTION_*`, in days). Writes that replace a value (`SET`) clear the expiry and
+the next pass sets it again, so a string lives its retention after its last write; hashes, lists
+and streams live it from the pass that first saw them. The shared streams are trimmed by age
+instead (their entry ids are times): the global audit trail to `RETENTION_AUDIT`, the global egress
+record to `RETENTION_EGRESS`, and the per-action-type execution log (a sorted set by time) to
 `RETENTION_INCIDENT`. The set of incident channels drops channels whose pointer has expired. RQ's
 records of finished and failed jobs (the payload, the result; RQ keeps them a day and a week) are
 kept no longer than `RETENTION_INCIDENT` either; queued and running jobs are left alone.
@@ -73,7 +73,7 @@ def sweep(client: redis.Redis, settings: RetentionSettings, batch: int = 1000) -
             ttls = pipe.execute()
         with client.pipeline(transaction=False) as pipe:
             for key, kind, ttl in zip(keys, kinds, ttls, strict=True):
-                if kind is not None and ttl == -1:
+                if kind is not None and (ttl == -1 or ttl > retention_s(settings, kind)):
                     pipe.expire(key, retention_s(settings, kind))
                     done[kind] = done.get(kind, 0) + 1
                 elif key.startswith(RQ_RECORDS) and ttl > jobs_cap:  # a finished or failed job

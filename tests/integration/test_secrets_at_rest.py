@@ -27,6 +27,8 @@ from tests.support import redis_scan
 from tests.support.fake_llm import FakeLLM
 from tests.support.prompt_evidence import items_of
 from tests.support.secrets_gen import B62, B64URL, KINDS, Kind, _simple
+from workers import retention
+from workers.settings import RetentionSettings
 
 RUN = 12
 EXTRA = (
@@ -177,6 +179,8 @@ def _drive(
         texts = list(redis_scan.stored(client, types))
         found = redis_scan.survivors(iter(texts + echoed), runs, RUN)
         witnesses = {p: sum(f"{p} said " in t for _k, t in texts + echoed) for p in PATHS}
+        retention.sweep(client, RetentionSettings())
+        unkept = retention.unkept(client)  # every key this run wrote has a retention rule
         # The scan itself catches a secret stored around the guard (this client writes raw).
         client.set("raw-control", planted["kb"][0][1])
         control = redis_scan.survivors(redis_scan.stored(client), runs, RUN)
@@ -191,6 +195,7 @@ def _drive(
         "survivors": found,
         "witnesses": witnesses,
         "control": control,
+        "unkept": unkept,
     }
 
 
@@ -205,6 +210,7 @@ def test_no_secret_of_any_kind_is_stored_anywhere_in_redis(tmp_path: Path) -> No
     assert result["kinds"] >= 25
     assert result["control"], "the scan must find a secret written around the guard"
     assert not result["survivors"], f"stored unredacted: {result['survivors']}"
+    assert not result["unkept"], f"keys no retention rule bounds: {result['unkept']}"
     # Each path wrote redacted text into Redis (so each was exercised, not skipped).
     for path in PATHS:
         assert result["witnesses"][path], f"nothing from {path} was stored: {result['witnesses']}"
@@ -222,6 +228,7 @@ def main() -> None:
     print(f"values holding text of each path (search: its reply): {by_path}")
     print(f"survivors: {len(result['survivors'])} {result['survivors'] or ''}")
     print(f"control (a secret written around the guard) found: {bool(result['control'])}")
+    print(f"keys no retention rule bounds: {result['unkept'] or 0}")
     print(f"run took {time.monotonic() - t0:.1f} s")
 
 

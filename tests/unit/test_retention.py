@@ -39,13 +39,15 @@ def test_each_kind_gets_its_own_retention(client: redis.Redis) -> None:
         client.set(key, "x")
     client.set("ic:kb:record:INC-OLD", "{}")
     client.set("ic:kept-by-nobody", "x")
-    client.set("ic:channel:C2:incident", "x", ex=30)  # an expiry of its own is left alone
+    client.set("ic:channel:C2:incident", "x", ex=30)  # a shorter expiry of its own is left alone
+    client.set("ic:event:Ev1", "1", ex=30 * DAY)  # a longer one is cut to its kind's retention
     done = retention.sweep(client, _settings())
-    assert sum(v for k, v in done.items() if " " not in k) == len(keys)
+    assert sum(v for k, v in done.items() if " " not in k) == len(keys) + 1  # and the event mark
     settings = _settings()
     for key, kind in keys.items():
         assert abs(client.ttl(key) - getattr(settings, kind) * DAY) <= 2, key
     assert client.ttl("ic:channel:C2:incident") <= 30
+    assert abs(client.ttl("ic:event:Ev1") - settings.incident * DAY) <= 2
     assert client.ttl("ic:kb:record:INC-OLD") == -1  # the knowledge base is kept
     assert retention.unkept(client) == ["ic:kept-by-nobody"]
 
