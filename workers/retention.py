@@ -12,9 +12,9 @@ records of finished and failed jobs (the payload, the result; RQ keeps them a da
 kept no longer than `RETENTION_INCIDENT` either; queued and running jobs are left alone.
 
 Kept on purpose: the knowledge base (`ic:kb:*`, the organisation's past incidents), metrics
-counters (one field per label set), proposals (they expire by themselves) and RQ's keys (RQ gives
-them their own TTLs). `unkept` lists any other `ic:` key with no expiry, which a test checks is
-empty after a full run, so a new kind of key cannot be forgotten.
+counters (one field per label set) and proposals (they expire by themselves); RQ's queues,
+registries and workers are RQ's to manage. `unkept` lists any other `ic:` key with no expiry,
+which a test checks is empty after a full run, so a new kind of key cannot be forgotten.
 """
 
 from __future__ import annotations
