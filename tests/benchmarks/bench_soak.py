@@ -3,6 +3,7 @@ short; Redis memory is sampled as it goes and printed as a curve, which must go 
 expiring.
 
     python tests/benchmarks/bench_soak.py [--triages 5000] [--quick] [--retention-s 120] [--workers 2]
+        [--rate 3]
 
 Every triage opens a new incident (a new `inc-` channel) with three channel messages through the
 Events API and one `/triage`, so every per-incident kind of key is written: the incident, its
@@ -10,7 +11,9 @@ messages, board, timeline, findings, egress and audit. All `RETENTION_*` are set
 `--retention-s`; the workers sweep every 30 s (their maintenance pass). Every `--every` triages
 (after the queue drains) it prints Redis `used_memory`, the number of keys under `ic:` and `rq:`,
 and the memory those hold (`MEMORY USAGE` of every key); RQ's records of finished jobs are held to
-`RETENTION_INCIDENT` as well.
+`RETENTION_INCIDENT` as well. What may still be stored is what the last retention + 30 s brought, so
+the curve follows the pace of the run: `live` counts the triages sent in that window, `KB/live` is
+the `ic:` + `rq:` memory per live triage. `--rate` holds the pace steady.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ def main() -> None:
     parser.add_argument("--retention-s", type=float, default=120.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--every", type=int, default=0, help="print a row every N triages (default: 20 rows)")
+    parser.add_argument("--rate", type=float, default=0.0, help="triages a second at most (default: no cap)")
     args = parser.parse_args()
     if args.quick:
         args.triages, args.retention_s = 600, 60.0
@@ -68,7 +72,9 @@ def main() -> None:
     env = {f"RETENTION_{k}": days for k in kinds}
     print(f"{args.triages} triages, retention {args.retention_s:g} s for every kind, {args.workers} workers")
     heads = ("triages", "elapsed s", "used_memory MB", "ic: keys", "ic: MB", "rq: keys", "rq: MB")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (8, 9, 14, 9, 7, 9, 7), strict=True)))
+    heads += ("live", "KB/live")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (8, 9, 14, 9, 7, 9, 7, 6, 8), strict=True)))
+    window = args.retention_s + 30  # retention plus the sweep interval: what may still be stored
     with tempfile.TemporaryDirectory() as tmp, LocalStack(
         Path(tmp), workers=args.workers, env=env, log_level="warning"
     ) as stack:
@@ -76,7 +82,10 @@ def main() -> None:
         driver = stack.driver()
         client = redis.Redis.from_url(stack.redis_url)
         t0 = time.monotonic()
+        sent: list[float] = []
         for n in range(1, args.triages + 1):
+            if args.rate:
+                time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
             channel, name = f"C{n:08d}", f"inc-soak-{n}"
             stack.standin.state.add_channel(channel, name)
             for text in MESSAGES:
@@ -87,14 +96,17 @@ def main() -> None:
             )
             if resp.status != 200:
                 raise SystemExit(f"triage {n} answered {resp.status}")
+            sent.append(time.monotonic())
             if n % every == 0 or n == args.triages:
                 while not _idle(client):
                     time.sleep(0.2)
                 used, parts = _memory(client)
                 (ic_keys, ic_bytes), (rq_keys, rq_bytes) = parts["ic:"], parts["rq:"]
+                live = sum(1 for at in sent if at > time.monotonic() - window)
                 print(
                     f"{n:>8} {time.monotonic() - t0:>9.0f} {used / 2**20:>14.1f} {ic_keys:>9} "
-                    f"{ic_bytes / 2**20:>7.1f} {rq_keys:>9} {rq_bytes / 2**20:>7.1f}",
+                    f"{ic_bytes / 2**20:>7.1f} {rq_keys:>9} {rq_bytes / 2**20:>7.1f} {live:>6} "
+                    f"{(ic_bytes + rq_bytes) / 1024 / max(live, 1):>8.1f}",
                     flush=True,
                 )
         client.close()
