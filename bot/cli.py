@@ -310,6 +310,7 @@ def run_triage(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     import json
 
+    from workers.atrest import storage_redactor
     from workers.errors import UserInputError
     from workers.evidence.local import digest_files
     from workers.evidence.tokens import TokenizerUnavailable
@@ -326,7 +327,7 @@ def run_triage(settings: Settings, args: argparse.Namespace) -> int:
     except (UserInputError, TokenizerUnavailable) as exc:
         print(f"incident-copilot: {exc}", file=sys.stderr)
         return 2
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         knowledge = KnowledgeDeps.build(handle.client, settings.llm)
         ctx = local_context(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli_errors import did_you_mean, say
+from workers.atrest import storage_redactor
 from workers.redisconn import connect
 from workers.settings import Settings
 
@@ -68,7 +69,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run_kb(settings: Settings, args: argparse.Namespace) -> int:
     from workers.knowledge.service import KnowledgeDeps
 
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         knowledge = KnowledgeDeps.build(handle.client, settings.llm)
         if args.kb_command == "ingest":
@@ -188,7 +189,7 @@ def run_backtest(settings: Settings, logs: Path | None, *, as_json: bool) -> int
         say(f"--logs {logs} is not a folder")
         return 2
     started, cpu = time.monotonic(), time.process_time()
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         result = backtest(
             KnowledgeDeps.build(handle.client, settings.llm), build_engine(settings), settings, logs=logs

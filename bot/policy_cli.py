@@ -13,6 +13,7 @@ from typing import Any, get_args
 
 from bot.cli_errors import did_you_mean, say
 from workers import audit
+from workers.atrest import storage_redactor
 from workers.errors import ConfigError
 from workers.policy.decide import ActionRequest, decide, may_approve
 from workers.policy.model import load_policy
@@ -139,7 +140,7 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
-    handle = connect(settings.redis)
+    handle = connect(settings.redis, storage_redactor(settings))
     try:
         count = 0
         for entry in audit.export(handle.client, args.since):

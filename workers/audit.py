@@ -17,6 +17,7 @@ import redis
 from workers.redisconn import as_text
 
 GLOBAL = "ic:audit"
+INCIDENT_MAX = 100_000  # entries kept per incident (approximately); the global stream is trimmed by age
 
 
 def incident_key(incident_id: str) -> str:
@@ -32,7 +33,7 @@ def record(client: redis.Redis, incident_id: str, kind: str, **fields: Any) -> N
     }
     with client.pipeline(transaction=True) as tx:
         if incident_id:  # an entry about no known incident (a forged button, say) is global only
-            tx.xadd(incident_key(incident_id), entry)
+            tx.xadd(incident_key(incident_id), entry, maxlen=INCIDENT_MAX, approximate=True)
         tx.xadd(GLOBAL, entry)
         tx.execute()
 

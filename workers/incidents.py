@@ -4,6 +4,7 @@ and the channel messages received through the Events API (the timeline's raw mat
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -88,7 +89,11 @@ class IncidentStore:
         return self.get(as_text(pointer)) if pointer else None
 
     def record_message(self, incident_id: str, event_id: str, message: dict[str, str]) -> bool:
-        """Append a channel message once per Slack event id (Slack retries deliveries)."""
+        """Append a channel message once per Slack event id (Slack retries deliveries); an event
+        without an id is known by a hash of its incident and content, never by a shared key."""
+        if not event_id:
+            content = json.dumps([incident_id, message], sort_keys=True).encode()
+            event_id = "sha256-" + hashlib.sha256(content).hexdigest()
         if not self._r.set(_k("event", event_id), 1, nx=True, ex=EVENT_DEDUP_TTL_S):
             return False
         fields: dict[Any, Any] = dict(message)

@@ -168,6 +168,11 @@ _VENDOR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("telegram_token", r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b", (":aa",)),
     ("square_token", r"\bsq0(?:atp|csp)-[A-Za-z0-9_-]{22,}|\bEAAA[A-Za-z0-9_-]{56,}", ("sq0", "eaaa")),
     ("postman_key", r"\bPMAK-[a-f0-9]{24}-[a-f0-9]{34}\b", ("pmak-",)),
+    ("docker_hub_token", r"\bdckr_pat_[A-Za-z0-9_-]{27,}", ("dckr_pat_",)),
+    ("pulumi_token", r"\bpul-[a-f0-9]{40}\b", ("pul-",)),
+    ("terraform_token", r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=-]{60,}", (".atlasv1.",)),
+    ("discord_webhook", r"https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{60,}", ("discord",)),
+    ("mailchimp_key", r"\b[0-9a-f]{32}-us\d{1,2}\b", ("-us",)),
     ("azure_client_secret", r"(?<![\w~.-])[\w~.-]{3}\dQ~[\w~.-]{31,34}", ("q~",)),
 )
 
@@ -283,6 +288,14 @@ RULES: tuple[Rule, ...] = (
     *(
         Rule(category, re.compile(pattern), gate=gate, long_run=category != "azure_client_secret")
         for category, pattern, gate in _VENDOR
+    ),
+    # Vault's legacy service and batch tokens: `s.` + 24 base62 characters, upper and lower case.
+    Rule(
+        "vault_token",
+        re.compile(r"(?<![\w.])[sb]\.(?P<s>[A-Za-z0-9]{24})(?![\w.])"),
+        lambda v: not v.islower() and not v.isupper(),
+        gate=("s.", "b."),
+        long_run=True,
     ),
     Rule(
         "url_secret",
@@ -426,6 +439,20 @@ class ConsistentRedactor(Redactor):
             self._next[category] += 1
             self._numbers[digest] = self._next[category]
         return f"[REDACTED:{category}#{self._numbers[digest]}]"
+
+
+@dataclass
+class KeyedRedactor(Redactor):
+    """Tags each secret with a keyed digest of it, `[REDACTED:jwt#3fa9c2]`: the same value gets the same
+    tag wherever and whenever it is masked with the same key, in any process (what is stored at rest)."""
+
+    key: bytes = field(default=b"", repr=False)
+
+    def _placeholder(self, category: str, value: str) -> str:
+        tag = hashlib.blake2b(
+            f"{category}\0{value}".encode(errors="surrogatepass"), key=self.key, digest_size=3
+        ).hexdigest()
+        return f"[REDACTED:{category}#{tag}]"
 
 
 def redact_line(line: LogLine, redactor: Redactor) -> LogLine:

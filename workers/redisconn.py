@@ -20,7 +20,9 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from workers.atrest import AtRest, at_rest_redactor, guard
 from workers.errors import EmbeddedRedisError
+from workers.redaction import Redactor
 from workers.settings import RedisSettings
 
 # Fail fast: the bot must be able to tell a user "Redis is down" inside Slack's 3 seconds.
@@ -173,13 +175,15 @@ class RedisHandle:
             self.embedded.release()
 
 
-def connect(settings: RedisSettings) -> RedisHandle:
-    """A client for `REDIS_URL`, or for the embedded server (started if needed)."""
+def connect(settings: RedisSettings, at_rest: Redactor | None = None) -> RedisHandle:
+    """A client for `REDIS_URL`, or for the embedded server (started if needed). Every value it
+    writes is redacted with `at_rest` (`atrest.storage_redactor`), or untagged placeholders without."""
+    scrub = AtRest(at_rest or at_rest_redactor(None))
     if settings.url is not None:
-        return RedisHandle(_client(settings.url.get_secret_value()), None)
+        return RedisHandle(guard(_client(settings.url.get_secret_value()), scrub), None)
     embedded = EmbeddedRedis(settings.embedded_dir)
     url = embedded.ensure_running()
-    return RedisHandle(_client(url), embedded)
+    return RedisHandle(guard(_client(url), scrub), embedded)
 
 
 def as_text(value: bytes | str | None) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import redis
 from slack_sdk import WebClient
 
+from workers.atrest import storage_redactor
 from workers.errors import ConfigError
 from workers.evidence.config import SourcesFile, load_sources
 from workers.evidence.tokens import TokenCounter, TokenizerUnavailable
@@ -99,7 +100,7 @@ class Runtime:
         evidence = EvidenceDeps.build(settings) if worker else None
         executors = build_executors(settings.executors) if worker else {}
         engine = build_engine(settings)
-        handle = connect(settings.redis)
+        handle = connect(settings.redis, storage_redactor(settings))
         try:
             require_redis(handle.client, settings.redis)
             ladder = build_ladder(

@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.alerts.settings import AlertSettings
@@ -75,6 +83,9 @@ class RedisSettings(BaseSettings):
         ),
         description="where the embedded Redis keeps its socket and data",
     )
+    at_rest_key: SecretStr | None = Field(
+        default=None, description="keys the tags of values redacted in Redis (unset: SLACK_BOT_TOKEN)"
+    )
 
     @field_validator("url", mode="before")
     @classmethod
@@ -85,6 +96,32 @@ class RedisSettings(BaseSettings):
             if not v.startswith(("redis://", "rediss://", "unix://")):
                 raise ValueError("must look like redis://host:6379/0, rediss://… or unix:///path/redis.sock")
         return v
+
+
+class RetentionSettings(BaseSettings):
+    """How long each kind of Redis key is kept after its last write, in days (see workers/retention.py).
+    The audit trail is kept longest: export it (`incident-copilot audit export`) before it expires."""
+
+    model_config = _section("RETENTION_")
+
+    incident: float = Field(default=90, gt=0, description="the incident and any part not listed below")
+    messages: float = Field(default=90, gt=0, description="channel messages kept per incident (Events API)")
+    board: float = Field(default=90, gt=0, description="hypothesis board, its timeline and verdicts")
+    findings: float = Field(default=90, gt=0, description="findings, log signature, milestones, triage runs")
+    egress: float = Field(default=90, gt=0, description="records of what left for the LLM")
+    channel: float = Field(default=90, gt=0, description="channel → incident pointers")
+    postmortem: float = Field(default=365, gt=0, description="drafts (the filed record stays in the kb)")
+    audit: float = Field(default=400, gt=0, description="the audit trail, per incident and global")
+
+    @model_validator(mode="after")
+    def _audit_longest(self) -> RetentionSettings:
+        shorter = [k for k, v in self.model_dump().items() if k != "audit" and v > self.audit]
+        if shorter:
+            raise ValueError(
+                f"the audit trail must be kept longest, but RETENTION_AUDIT ({self.audit:g} days) is shorter "
+                f"than {', '.join('RETENTION_' + k.upper() for k in shorter)}: raise RETENTION_AUDIT"
+            )
+        return self
 
 
 class LLMSettings(BaseSettings):
@@ -280,6 +317,7 @@ class Settings(BaseModel):
     server: ServerSettings
     log: LogSettings
     alerts: AlertSettings
+    retention: RetentionSettings = Field(default_factory=lambda: RetentionSettings())
 
     @classmethod
     def load(
@@ -334,6 +372,7 @@ _SECTIONS: dict[str, type[BaseSettings]] = {
     "server": ServerSettings,
     "log": LogSettings,
     "alerts": AlertSettings,
+    "retention": RetentionSettings,
 }
 
 

@@ -26,7 +26,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
 from workers import queue as queues
-from workers import runtime, warmup
+from workers import retention, runtime, warmup
 from workers.jobs.reconcile import reconcile
 from workers.jobs.recover import requeue_stranded
 from workers.outage import OutageTolerantWorker, wait_for_redis
@@ -97,7 +97,8 @@ def expire_dead_executions(conn: redis.Redis, names: Sequence[str]) -> list[str]
 
 class CopilotWorker(OutageTolerantWorker):
     """RQ's forking worker that survives Redis outages, plus the same-host crash check, the
-    stranded-job check and the stuck-proposal reconciler in every maintenance pass, and a knowledge
+    stranded-job check, the stuck-proposal reconciler and the retention sweep in every maintenance
+    pass, and a knowledge
     index and policy refreshed before each fork so every work horse starts with them current (a
     rejected policy edit is logged once, here)."""
 
@@ -136,6 +137,10 @@ class CopilotWorker(OutageTolerantWorker):
             reconcile(rt)
         except Exception as exc:  # a maintenance pass never stops the worker; the next one retries
             log.error("reconciling stuck proposals failed", error=repr(exc))
+        try:
+            retention.sweep(self.connection, rt.settings.retention)
+        except redis.RedisError as exc:
+            log.error("retention sweep failed", error=repr(exc))
 
 
 def _answers(conn: redis.Redis) -> bool:

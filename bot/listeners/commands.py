@@ -25,6 +25,7 @@ from workers.liveness import unserved, workers_by_queue
 from workers.logconfig import unit_of_work
 from workers.models import TriageRequest, Window
 from workers.queue import enqueue_postmortem
+from workers.redaction import Redactor
 from workers.slack import blocks, ids
 from workers.slack.neutral import mention, neutralize
 from workers.slack.retry import is_transient
@@ -211,6 +212,7 @@ def _search(query: str, respond: Respond, deps: BotDeps, run_id: str) -> str:
     if deps.knowledge is None:
         respond(text="The knowledge base is not available here.", response_type="ephemeral")
         return "no_kb"
+    query = Redactor().redact(query)  # echoed back, logged and perhaps embedded: never a secret
     try:
         matches = deps.knowledge.search(query)
     except redis.RedisError:

@@ -72,5 +72,5 @@ def handle_message(
     fields = msg.model_dump(include={"ts", "user", "text", "thread_ts", "subtype"})
     message = {k: str(v) for k, v in fields.items() if v}
     event_id = body.get("event_id")
-    stored = deps.incidents.record_message(incident.id, str(event_id or msg.ts), message)
+    stored = deps.incidents.record_message(incident.id, str(event_id or ""), message)
     log.debug("incident message", incident=incident.id, stored=stored)
