@@ -25,7 +25,8 @@ def test_triage_over_socket_mode(make_stack: Callable[..., LocalStack]) -> None:
         "pagerduty": "disabled: set ALERTS_PAGERDUTY_SECRETS",
     }
     assert (ready["ready"], ready["redis"], ready["slack_socket"]) == (True, True, True)
-    assert ready["workers"] == {"triage": 1, "postmortem": 1, "actions": 1} and ready["unserved_queues"] == []
+    assert ready["workers"] == {"triage": 1, "postmortem": 1, "actions": 1, "alerts": 1}
+    assert ready["unserved_queues"] == []
     post = urllib.request.Request(f"{stack.base_url}/slack/events", data=b"{}", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:  # no HTTP events endpoint in Socket Mode
         urllib.request.urlopen(post, timeout=PATIENCE)
