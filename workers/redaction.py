@@ -306,6 +306,20 @@ PII_RULES: tuple[Rule, ...] = (
 )
 
 
+def _trie(words: Iterable[str]) -> str:
+    """A pattern matching any of `words`, as a trie (one branch per first character, which the regex
+    engine tries far faster than a flat alternation); at a position it matches the longest word."""
+    heads: dict[str, list[str]] = {}
+    for word in words:
+        heads.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for head, tails in sorted(heads.items()):
+        longer = [tail for tail in tails if tail]
+        rest = f"(?:{_trie(longer)})" + ("?" if len(longer) < len(tails) else "") if longer else ""
+        branches.append(re.escape(head) + rest)
+    return "|".join(branches) or "(?!)"
+
+
 @dataclass
 class _Span:
     start: int
@@ -331,13 +345,25 @@ class Redactor:
         self._rules = RULES + tuple(r for r in PII_RULES if r.category in self.pii)
         # Rule ranks by gate text and by whether they need a long run; those without a gate are
         # tried on every line (with a long run, for the second).
-        self._gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
         self._always: tuple[list[int], list[int]] = ([], [])
         for rank, rule in enumerate(self._rules):
             for gate in rule.gate:
-                self._gated[rule.long_run].setdefault(gate, []).append(rank)
+                gated[rule.long_run].setdefault(gate, []).append(rank)
             if not rule.gate:
                 self._always[rule.long_run].append(rank)
+        # One search finds the gates in a line: at each position the longest gate that starts there,
+        # which stands for itself and every gate that is its prefix. A line without a long run only
+        # needs the gates of the rules that do not need one.
+        self._opened: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        every = {*gated[False], *gated[True]}
+        for gate in every:
+            prefixes = [g for g in every if gate.startswith(g)]
+            self._opened[gate] = (
+                tuple(r for g in prefixes for r in gated[False].get(g, ())),
+                tuple(r for g in prefixes for r in gated[True].get(g, ())),
+            )
+        self._gates = (re.compile(_trie(gated[False])), re.compile(_trie(every)))
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -350,9 +376,10 @@ class Redactor:
 
     def redact_counted(self, text: str) -> tuple[str, dict[str, int]]:
         """The masked text and what this call masked, by category (also added to `counts`)."""
-        spans = self._merge(self._find(text))
-        if not spans:
+        found = self._find(text)
+        if not found:
             return text, {}
+        spans = self._merge(found)
         masked: Counter[str] = Counter(s.category for s in spans)
         out: list[str] = []
         pos = 0
@@ -374,14 +401,18 @@ class Redactor:
             if value in text
             for m in re.finditer(re.escape(value), text)
         ]
-        low = text.lower()
-        tiers = (False, True) if _RUN.search(text) else (False,)
-        ranks: set[int] = set()
-        for tier in tiers:
-            ranks.update(self._always[tier])
-            for gate, gated in self._gated[tier].items():
-                if gate in low:
-                    ranks.update(gated)
+        long_run = _RUN.search(text) is not None
+        ranks: set[int] = set(self._always[False])
+        if long_run:
+            ranks.update(self._always[True])
+        low, search, opened = text.lower(), self._gates[long_run].search, self._opened
+        found = search(low)
+        while found is not None:  # from the next character: gates may overlap
+            short, long = opened[found.group()]
+            ranks.update(short)
+            if long_run:
+                ranks.update(long)
+            found = search(low, found.start() + 1)
         for rank in sorted(ranks):
             rule = self._rules[rank]
             for m in rule.pattern.finditer(text):
