@@ -67,6 +67,9 @@ _SEPARATORS = re.compile(r"([=:,;()\[\]{}<>\"'#/|@]+)")
 # `Jun 14 <TS>` and `Sun Dec 04 <TS> 2005`, searched for just around the first `<TS>`.
 _NAMED_DATE = re.compile(rf"(?:{_DAY},?\s+)?{_MONTH}\s+<NUM>,?\s+(?:<NUM>\s+)?<TS>(?:\s+<NUM>)?")
 _SPOKEN_DURATION = re.compile(r"<NUM>\s(?:ms|msecs?|secs?|seconds)\b")
+# A quantity restated in another unit (`1300 bytes (1.3 KB)`) is one variable: the restatement is
+# dropped, so that lines whose size happens to get one keep the same template as those without.
+_RESTATED = re.compile(r"(<NUM>\s?[A-Za-z]*) \(<NUM>\s?(?:[KMGTPE]i?B|kB|bytes|B)\)")
 _TOKEN_CACHE: dict[str, str] = {}
 _TOKEN_CACHE_SIZE = 100_000
 _TOKEN_SHAPE = str.maketrans("123456789", "111111111")  # a 0 stays: `0x…` is hex
@@ -188,6 +191,8 @@ def mask(text: str) -> str:
             text = f"{text[: named.start()]}<TS>{text[named.end() :]}"
     if "<NUM> " in text:
         text = _SPOKEN_DURATION.sub("<DURATION>", text)
+    if " (<NUM>" in text:
+        text = _RESTATED.sub(r"\1", text)
     return _RUN.sub(r"\1", text)
 
 
