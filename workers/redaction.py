@@ -364,6 +364,14 @@ class Redactor:
                 tuple(r for g in prefixes for r in gated[True].get(g, ())),
             )
         self._gates = (re.compile(_trie(gated[False])), re.compile(_trie(every)))
+        self._screens = not self._always[False]  # else some rule is tried on every line
+
+    def may_hold_secret(self, text: str) -> bool:
+        """False only when no rule would be tried on `text` and no known value is set: the text is
+        then certainly returned as it is, so most log lines skip the rest of the redactor."""
+        if self.known_values or not self._screens:
+            return True
+        return _RUN.search(text) is not None or self._gates[0].search(text.lower()) is not None
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -462,6 +470,8 @@ class ConsistentRedactor(Redactor):
 def redact_line(line: LogLine, redactor: Redactor) -> LogLine:
     """A raw log line with its text and labels redacted: the one way lines enter the evidence
     pipeline, so no template, count, quote or hypothesis is ever derived from a secret."""
+    if not line.labels and not line.detail and not redactor.may_hold_secret(line.text):
+        return line
     text = redactor.redact(line.text)
     detail = redactor.redact(line.detail) if line.detail else ""  # a record's error and stack fields
     if not line.labels and text == line.text and detail == line.detail:
