@@ -99,22 +99,42 @@ _NAME_PARTS = re.compile(r"[-_/]")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
+_DIGITS_ALIKE = str.maketrans("0123456789", "1111111111")
+
+
 @functools.lru_cache(maxsize=65_536)  # runs (paths, ids, names) repeat from line to line
 def randomness(run: str) -> float:
     """Surprising characters per character: letters in 1-2 letter fragments (what case and digit
     changes chop random text into) and uncommon letter pairs inside longer words. Hex ids, UUIDs and
     digit runs are left out; a run with fewer than 16 characters or 8 distinct ones left, or no
-    piece of 10, scores 0."""
+    piece of 10, scores 0.
+
+    Only the distinct-character count depends on which digits a run holds, so a run is first scored
+    as its shape (every digit a 1, cached: ids that differ in their digits score once); the run itself
+    is scored only when the shape has too few distinct characters to settle it."""
+    score, distinct = _scored(run.translate(_DIGITS_ALIKE))
+    if score == 0.0 or distinct >= 8:  # the run has at least the shape's distinct characters
+        return score
+    score, distinct = _score(run)
+    return score if distinct >= 8 else 0.0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _scored(shape: str) -> tuple[float, int]:
+    return _score(shape)
+
+
+def _score(run: str) -> tuple[float, int]:
+    """The score before the distinct-character test, and the distinct characters it counts."""
     run = _UUID.sub("", run)
     pieces = _ALNUM.findall(run)
     if not pieces or _ID.fullmatch("".join(pieces)):
-        return 0.0
+        return 0.0, 0
     pieces = [p for p in pieces if not p.isdigit() and not (len(p) >= 8 and _ID.fullmatch(p))]
     size = sum(map(len, pieces))
     if size < 16 or max(map(len, _NAME_PARTS.split(run))) < 10:  # names such as `svc-7d9f8-x2kq9`
-        return 0.0
-    if len(set("".join(pieces))) < 8:  # `xxxxxxxx…`, `abababab…`: repetition, not noise
-        return 0.0
+        return 0.0, 0
+    distinct = len(set("".join(pieces)))  # under 8, `xxxxxxxx…`, `abababab…`: repetition, not noise
     surprise = 0
     for word in (w for p in pieces for w in _WORDS.findall(p)):
         if len(word) <= 2:
@@ -122,7 +142,7 @@ def randomness(run: str) -> float:
         elif not word.isdigit():
             low = word.lower()
             surprise += sum(_surprising(a, b) for a, b in itertools.pairwise(low))
-    return surprise / size
+    return surprise / size, distinct
 
 
 def _surprising(a: str, b: str) -> bool:
