@@ -99,22 +99,42 @@ _NAME_PARTS = re.compile(r"[-_/]")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
+_DIGITS_ALIKE = str.maketrans("0123456789", "1111111111")
+
+
 @functools.lru_cache(maxsize=65_536)  # runs (paths, ids, names) repeat from line to line
 def randomness(run: str) -> float:
     """Surprising characters per character: letters in 1-2 letter fragments (what case and digit
     changes chop random text into) and uncommon letter pairs inside longer words. Hex ids, UUIDs and
     digit runs are left out; a run with fewer than 16 characters or 8 distinct ones left, or no
-    piece of 10, scores 0."""
+    piece of 10, scores 0.
+
+    Only the distinct-character count depends on which digits a run holds, so a run is first scored
+    as its shape (every digit a 1, cached: ids that differ in their digits score once); the run itself
+    is scored only when the shape has too few distinct characters to settle it."""
+    score, distinct = _scored(run.translate(_DIGITS_ALIKE))
+    if score == 0.0 or distinct >= 8:  # the run has at least the shape's distinct characters
+        return score
+    score, distinct = _score(run)
+    return score if distinct >= 8 else 0.0
+
+
+@functools.lru_cache(maxsize=65_536)
+def _scored(shape: str) -> tuple[float, int]:
+    return _score(shape)
+
+
+def _score(run: str) -> tuple[float, int]:
+    """The score before the distinct-character test, and the distinct characters it counts."""
     run = _UUID.sub("", run)
     pieces = _ALNUM.findall(run)
     if not pieces or _ID.fullmatch("".join(pieces)):
-        return 0.0
+        return 0.0, 0
     pieces = [p for p in pieces if not p.isdigit() and not (len(p) >= 8 and _ID.fullmatch(p))]
     size = sum(map(len, pieces))
     if size < 16 or max(map(len, _NAME_PARTS.split(run))) < 10:  # names such as `svc-7d9f8-x2kq9`
-        return 0.0
-    if len(set("".join(pieces))) < 8:  # `xxxxxxxx…`, `abababab…`: repetition, not noise
-        return 0.0
+        return 0.0, 0
+    distinct = len(set("".join(pieces)))  # under 8, `xxxxxxxx…`, `abababab…`: repetition, not noise
     surprise = 0
     for word in (w for p in pieces for w in _WORDS.findall(p)):
         if len(word) <= 2:
@@ -122,7 +142,7 @@ def randomness(run: str) -> float:
         elif not word.isdigit():
             low = word.lower()
             surprise += sum(_surprising(a, b) for a, b in itertools.pairwise(low))
-    return surprise / size
+    return surprise / size, distinct
 
 
 def _surprising(a: str, b: str) -> bool:
@@ -319,6 +339,20 @@ PII_RULES: tuple[Rule, ...] = (
 )
 
 
+def _trie(words: Iterable[str]) -> str:
+    """A pattern matching any of `words`, as a trie (one branch per first character, which the regex
+    engine tries far faster than a flat alternation); at a position it matches the longest word."""
+    heads: dict[str, list[str]] = {}
+    for word in words:
+        heads.setdefault(word[0], []).append(word[1:])
+    branches = []
+    for head, tails in sorted(heads.items()):
+        longer = [tail for tail in tails if tail]
+        rest = f"(?:{_trie(longer)})" + ("?" if len(longer) < len(tails) else "") if longer else ""
+        branches.append(re.escape(head) + rest)
+    return "|".join(branches) or "(?!)"
+
+
 @dataclass
 class _Span:
     start: int
@@ -344,13 +378,33 @@ class Redactor:
         self._rules = RULES + tuple(r for r in PII_RULES if r.category in self.pii)
         # Rule ranks by gate text and by whether they need a long run; those without a gate are
         # tried on every line (with a long run, for the second).
-        self._gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        gated: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
         self._always: tuple[list[int], list[int]] = ([], [])
         for rank, rule in enumerate(self._rules):
             for gate in rule.gate:
-                self._gated[rule.long_run].setdefault(gate, []).append(rank)
+                gated[rule.long_run].setdefault(gate, []).append(rank)
             if not rule.gate:
                 self._always[rule.long_run].append(rank)
+        # One search finds the gates in a line: at each position the longest gate that starts there,
+        # which stands for itself and every gate that is its prefix. A line without a long run only
+        # needs the gates of the rules that do not need one.
+        self._opened: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        every = {*gated[False], *gated[True]}
+        for gate in every:
+            prefixes = [g for g in every if gate.startswith(g)]
+            self._opened[gate] = (
+                tuple(r for g in prefixes for r in gated[False].get(g, ())),
+                tuple(r for g in prefixes for r in gated[True].get(g, ())),
+            )
+        self._gates = (re.compile(_trie(gated[False])), re.compile(_trie(every)))
+        self._screens = not self._always[False]  # else some rule is tried on every line
+
+    def may_hold_secret(self, text: str) -> bool:
+        """False only when no rule would be tried on `text` and no known value is set: the text is
+        then certainly returned as it is, so most log lines skip the rest of the redactor."""
+        if self.known_values or not self._screens:
+            return True
+        return _RUN.search(text) is not None or self._gates[0].search(text.lower()) is not None
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -363,9 +417,10 @@ class Redactor:
 
     def redact_counted(self, text: str) -> tuple[str, dict[str, int]]:
         """The masked text and what this call masked, by category (also added to `counts`)."""
-        spans = self._merge(self._find(text))
-        if not spans:
+        found = self._find(text)
+        if not found:
             return text, {}
+        spans = self._merge(found)
         masked: Counter[str] = Counter(s.category for s in spans)
         out: list[str] = []
         pos = 0
@@ -387,14 +442,18 @@ class Redactor:
             if value in text
             for m in re.finditer(re.escape(value), text)
         ]
-        low = text.lower()
-        tiers = (False, True) if _RUN.search(text) else (False,)
-        ranks: set[int] = set()
-        for tier in tiers:
-            ranks.update(self._always[tier])
-            for gate, gated in self._gated[tier].items():
-                if gate in low:
-                    ranks.update(gated)
+        long_run = _RUN.search(text) is not None
+        ranks: set[int] = set(self._always[False])
+        if long_run:
+            ranks.update(self._always[True])
+        low, search, opened = text.lower(), self._gates[long_run].search, self._opened
+        found = search(low)
+        while found is not None:  # from the next character: gates may overlap
+            short, long = opened[found.group()]
+            ranks.update(short)
+            if long_run:
+                ranks.update(long)
+            found = search(low, found.start() + 1)
         for rank in sorted(ranks):
             rule = self._rules[rank]
             for m in rule.pattern.finditer(text):
@@ -458,6 +517,8 @@ class KeyedRedactor(Redactor):
 def redact_line(line: LogLine, redactor: Redactor) -> LogLine:
     """A raw log line with its text and labels redacted: the one way lines enter the evidence
     pipeline, so no template, count, quote or hypothesis is ever derived from a secret."""
+    if not line.labels and not line.detail and not redactor.may_hold_secret(line.text):
+        return line
     text = redactor.redact(line.text)
     detail = redactor.redact(line.detail) if line.detail else ""  # a record's error and stack fields
     if not line.labels and text == line.text and detail == line.detail:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -328,8 +328,8 @@ def digest_logs(
     """
     request = request or LineRequest()
     # Redacted as they enter, before anything (templates, numbers, counts, quotes) is derived from them.
-    incident_lines = (redact_line(line, redactor) for line in incident_lines)
-    baseline_lines = (redact_line(line, redactor) for line in baseline_lines)
+    incident_lines = _redacted(incident_lines, redactor)
+    baseline_lines = _redacted(baseline_lines, redactor)
     newest: deque[LogLine] | None = None
     if request.tail:
         newest = deque(incident_lines, maxlen=request.tail)
@@ -338,15 +338,17 @@ def digest_logs(
     counts: Counter[str] = Counter()
     # The baseline first, so that an incident line's numbers are compared with the baseline's.
     for window, lines in (("baseline", baseline_lines), ("incident", incident_lines)):
-        add = miner.add
+        add, added, blank = miner.add, 0, 0
         for line in lines:
             if window == "baseline" and baseline is None:
                 raise ValueError("baseline lines were given without a baseline window")
             if line.text and not line.text.isspace():
                 add(line, window)
-                counts[window] += 1
+                added += 1
             else:
-                counts["blank"] += 1
+                blank += 1
+        counts[window] += added
+        counts["blank"] += blank
     # Without a baseline, compare against the empty window just before the incident.
     against = baseline or TimeWindow(incident.start - (incident.end - incident.start), incident.start)
     findings = compare(miner, incident, against)
@@ -375,6 +377,13 @@ def digest_logs(
         newest=[_quote(line, redactor) for line in newest or ()],
     )
     return digest
+
+
+def _redacted(lines: Iterable[LogLine], redactor: Redactor) -> Iterator[LogLine]:
+    """Each line redacted; one the redactor's screen passes over is left as it is, without a call."""
+    screen = redactor.may_hold_secret
+    for line in lines:
+        yield redact_line(line, redactor) if line.labels or line.detail or screen(line.text) else line
 
 
 def _quote(line: LogLine, redactor: Redactor) -> str:

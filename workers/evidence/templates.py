@@ -14,13 +14,14 @@ import hashlib
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from workers.evidence.model import LogLine
 from workers.evidence.numbers import Measures, Slot, slots
 
 WILDCARD = "<*>"
 SEVERITIES = ("fatal", "error", "warning", "info", "debug", "unknown")
+_MINUTE = timedelta(minutes=1)
 _RANK = {name: rank for rank, name in enumerate(("unknown", "debug", "info", "warning", "error", "fatal"))}
 
 _MONTH_WORDS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
@@ -67,6 +68,9 @@ _SEPARATORS = re.compile(r"([=:,;()\[\]{}<>\"'#/|@]+)")
 # `Jun 14 <TS>` and `Sun Dec 04 <TS> 2005`, searched for just around the first `<TS>`.
 _NAMED_DATE = re.compile(rf"(?:{_DAY},?\s+)?{_MONTH}\s+<NUM>,?\s+(?:<NUM>\s+)?<TS>(?:\s+<NUM>)?")
 _SPOKEN_DURATION = re.compile(r"<NUM>\s(?:ms|msecs?|secs?|seconds)\b")
+# A quantity restated in another unit (`1300 bytes (1.3 KB)`) is one variable: the restatement is
+# dropped, so that lines whose size happens to get one keep the same template as those without.
+_RESTATED = re.compile(r"(<NUM>\s?[A-Za-z]*) \(<NUM>\s?(?:[KMGTPE]i?B|kB|bytes|B)\)")
 _TOKEN_CACHE: dict[str, str] = {}
 _TOKEN_CACHE_SIZE = 100_000
 _TOKEN_SHAPE = str.maketrans("123456789", "111111111")  # a 0 stays: `0x…` is hex
@@ -108,11 +112,6 @@ _SHAPE_HEX = bytes.maketrans(b"0123456789", b"0111111111")
 _HEXISH = re.compile(rb"[0-9a-fA-F]{8}(?:[0-9a-fA-F]*|(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12})")
 _HEX_LETTER = re.compile(rb"[a-fA-F]")
 _ALNUM = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-
-
-def _shape_of(text: str) -> bytes:
-    raw = text.encode("utf-8", "surrogatepass")
-    return raw.translate(_SHAPE_HEX if b"0x" in raw or b"0X" in raw else _SHAPE)
 
 
 def _filler(found: re.Match[bytes]) -> bytes:
@@ -188,6 +187,8 @@ def mask(text: str) -> str:
             text = f"{text[: named.start()]}<TS>{text[named.end() :]}"
     if "<NUM> " in text:
         text = _SPOKEN_DURATION.sub("<DURATION>", text)
+    if " (<NUM>" in text:
+        text = _RESTATED.sub(r"\1", text)
     return _RUN.sub(r"\1", text)
 
 
@@ -294,9 +295,9 @@ class TemplateMiner:
         self._shapes: dict[bytes, tuple[str, str, tuple[Slot, ...]]] = {}  # shape → (id, severity, numbers)
         self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # masked line → (id, severity)
         self._tick = 0
-        self._minute = -1
-        self._minute_start = datetime.min.replace(tzinfo=UTC)
+        self._minute_start = self._minute_end = datetime.min.replace(tzinfo=UTC)  # the current minute
         self._last_ts: datetime | None = None
+        self._last_aware = self._minute_start  # `_last_ts` in UTC
 
     def __len__(self) -> int:
         return len(self._clusters)
@@ -308,7 +309,8 @@ class TemplateMiner:
         """Count `line` (in the window labelled `window`) into its template; returns the template id."""
         self._tick += 1
         text = line.text
-        key = _shape_of(text)
+        raw = text.encode("utf-8", "surrogatepass")
+        key = raw.translate(_SHAPE_HEX if b"0x" in raw or b"0X" in raw else _SHAPE)
         shapes = self._shapes
         hit = shapes.get(key)
         if hit is None:
@@ -356,10 +358,9 @@ class TemplateMiner:
         exemplars = stats.exemplars
         if len(exemplars) < self.exemplars:
             exemplars.append(line)
-        elif self.exemplars > 1:  # keep the first, shift the recent ones
-            exemplars[1:] = [*exemplars[2:], line]
-        else:
-            exemplars[0] = line
+        else:  # keep the first, shift the recent ones
+            del exemplars[1 if self.exemplars > 1 else 0]
+            exemplars.append(line)
         outside = 0.0
         if places:
             if stats.measures is None:
@@ -373,19 +374,26 @@ class TemplateMiner:
         if ts is None:
             return
         if ts is not self._last_ts:
+            self._last_ts = ts
             if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=UTC)
-            minute = int(ts.timestamp()) // 60
-            if minute != self._minute:
-                self._minute, self._minute_start = minute, datetime.fromtimestamp(minute * 60, UTC)
-            self._last_ts = line.ts
+                ts = self._last_aware = ts.replace(tzinfo=UTC)
+            else:
+                self._last_aware = ts
+            if not self._minute_start <= ts < self._minute_end:
+                start = datetime.fromtimestamp(int(ts.timestamp()) // 60 * 60, UTC)
+                self._minute_start, self._minute_end = start, start + _MINUTE
+        else:
+            ts = self._last_aware
         per_minute = stats.per_minute
         at = self._minute_start
         per_minute[at] = per_minute.get(at, 0) + 1
-        if stats.first_seen is None or ts < stats.first_seen:
-            stats.first_seen = ts
-        if stats.last_seen is None or ts > stats.last_seen:
+        first = stats.first_seen
+        if first is None:
+            stats.first_seen = stats.last_seen = ts
+        elif ts > stats.last_seen:  # type: ignore[operator]
             stats.last_seen = ts
+        elif ts < first:
+            stats.first_seen = ts
 
     def _match(self, masked: str, severity: str) -> _Cluster:
         tokens = split_header(masked).split()

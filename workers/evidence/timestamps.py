@@ -186,6 +186,7 @@ class Dater:
     _cache: dict[str, datetime] = field(default_factory=dict)  # whole time text → moment
     _bases: dict[str, datetime | None] = field(default_factory=dict)  # time text without its fraction
     _previous: datetime | None = None
+    _fractions: dict[str, timedelta] = field(default_factory=dict)  # fraction text → its length of time
 
     def __post_init__(self) -> None:
         fmt = self.detected.format
@@ -224,18 +225,26 @@ class Dater:
     def _compute(self, found: re.Match[str]) -> datetime | None:
         """The match's moment: the part to the second from a cache of its own, the fraction added."""
         cut, resume = found.span("f")
-        epoch = found.groupdict().get("epoch")
-        if cut < 0 or (epoch and len(epoch) > 10):  # no fraction, or epoch millis
+        if cut < 0 or ("epoch" in found.re.groupindex and len(found.group("epoch") or "") > 10):  # millis
             return to_datetime(found, self.reference)
+        string = found.string
         start, end = found.span()
-        base_key = found.string[start:cut] + found.string[resume:end]
+        base_key = string[start:cut] + string[resume:end]
         if base_key in self._bases:
             base = self._bases[base_key]
         else:
             if len(self._bases) > 50_000:
                 self._bases.clear()
             base = self._bases[base_key] = to_datetime(found, self.reference, fraction=False)
-        return None if base is None else base + timedelta(microseconds=_micros(found.string[cut:resume]))
+        if base is None:
+            return None
+        fraction = string[cut:resume]
+        step = self._fractions.get(fraction)
+        if step is None:
+            if len(self._fractions) > 50_000:
+                self._fractions.clear()
+            step = self._fractions[fraction] = timedelta(microseconds=_micros(fraction))
+        return base + step
 
     def _other(self, text: str) -> tuple[re.Match[str] | None, str]:
         if not text or text[0] in " \t" or text.startswith(("at ", "Caused by", "...", "Traceback")):

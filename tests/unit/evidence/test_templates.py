@@ -30,6 +30,9 @@ T0 = datetime(2026, 3, 1, 12, 0, 30, tzinfo=UTC)
         ("lock=233570404, taskID[2019352994]", "lock=<NUM>, taskID[<NUM>]"),
         ("stack @0x7fe @0x7ff @0x800)", "stack @<HEX>)"),
         ("no variables here at all", "no variables here at all"),
+        ("closed, 1300 bytes (1.3 KB) sent, 0 bytes in", "closed, <NUM> bytes sent, <NUM> bytes in"),
+        ("copied 1048576 bytes (1.0 MiB)", "copied <NUM> bytes"),
+        ("retry (3 of 5)", "retry (<NUM> of <NUM>)"),
     ],
 )
 def test_mask_replaces_each_variable_type(text: str, expected: str) -> None:

@@ -185,14 +185,14 @@ class FileRead:
         lines is decoded at once; a blank line is no line."""
         window, limit = self.window, self.window.end + ORDER_SLACK
         start, stop = window.start, window.end
-        make = reader.line
+        make, plain, date, path = reader.line, reader.mode == "text", reader.dater.date, reader.path
         for chunk in _raw_chunks(body, end, self.max_bytes, self):
             for text in _decode(chunk).split("\n"):
                 if not text or text.isspace():
                     continue
                 if text[-1] == "\r":
                     text = text[:-1]
-                line = make(text)
+                line = LogLine(text, date(text), path) if plain else make(text)  # `line`, inlined
                 if line is None:
                     continue
                 ts = line.ts
