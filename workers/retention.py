@@ -26,6 +26,7 @@ from collections.abc import Iterable
 import redis
 import structlog
 
+from workers.jobs.recover import MISSING, TRACKED
 from workers.redisconn import as_text
 from workers.settings import RetentionSettings
 
@@ -111,7 +112,7 @@ def _drop_gone_channels(client: redis.Redis) -> None:
 def unkept(client: redis.Redis) -> list[str]:
     """`ic:` keys that no expiry, trim or rule of `KEPT` bounds (should be none)."""
     keys = [as_text(k) for k in client.scan_iter(match="ic:*", count=1000)]
-    shared = {AUDIT_GLOBAL, EGRESS_GLOBAL, CHANNELS}
+    shared = {AUDIT_GLOBAL, EGRESS_GLOBAL, CHANNELS, TRACKED, MISSING}  # the last two: pruned as jobs end
     candidates = [
         k for k in keys if k not in shared and not k.startswith(EXECUTIONS) and not KEPT.fullmatch(k)
     ]

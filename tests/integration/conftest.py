@@ -84,19 +84,23 @@ def wait_answer(stack: LocalStack, channel: str, timeout: float = PATIENCE) -> d
     return next(m for m in bot_messages(stack, channel) if is_answer(m))
 
 
-def jobs_enqueued(stack: LocalStack) -> int:
+def job_ids(stack: LocalStack) -> set[str]:
     """Every job RQ knows about on our queues, whatever its state."""
     client = redis.Redis.from_url(stack.redis_url)
     try:
-        total = 0
+        ids: set[str] = set()
         for name in ALL_QUEUES:
             q = Queue(name, connection=client, serializer=JSONSerializer)
-            total += q.count + sum(
-                r.count for r in (q.started_job_registry, q.finished_job_registry, q.failed_job_registry)
-            )
-        return total
+            ids.update(q.job_ids)
+            for registry in (q.started_job_registry, q.finished_job_registry, q.failed_job_registry):
+                ids.update(registry.get_job_ids())
+        return ids
     finally:
         client.close()
+
+
+def jobs_enqueued(stack: LocalStack) -> int:
+    return len(job_ids(stack))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -21,8 +21,8 @@ def _readyz(stack: LocalStack) -> dict[str, object]:
 def test_no_worker_is_reported_and_the_placeholder_says_so(make_stack: Callable[..., LocalStack]) -> None:
     stack = make_stack(workers=0)
     ready = _readyz(stack)
-    assert ready["workers"] == {"triage": 0, "postmortem": 0, "actions": 0}
-    assert ready["unserved_queues"] == ["triage", "postmortem", "actions"]
+    assert ready["workers"] == {"triage": 0, "postmortem": 0, "actions": 0, "alerts": 0}
+    assert ready["unserved_queues"] == ["triage", "postmortem", "actions", "alerts"]
 
     channel, name = new_channel(stack)
     driver = stack.driver()

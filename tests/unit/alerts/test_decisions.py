@@ -91,10 +91,11 @@ def test_alert_text_cannot_mention_or_link_through_the_board() -> None:
         "status": "firing",
         "starts_at": "2026-12-07T10:00:00+00:00",
         "summary": "see <https://evil.example|click> @here",
-        "links": {"runbook": "https://rb.example/x|y>z"},
+        "links": {"runbook": "https://rb.example/x|y>z", "dashboard": "https://g.example/d/x?orgId=1&from=now"},
     }
     text, blocks = alert_blocks.board("checkout-api", "INC-1", [entry], "UTC", "automatic triage")
     shown = json.dumps(blocks)
     assert "<!channel>" not in shown and "<https://evil.example" not in shown
-    assert "<https://rb.example/x%7Cy%3Ez|Runbook>" in shown
+    assert "Runbook" in shown and "<https://rb.example" not in shown  # not a plain URL: its label only
+    assert "<https://g.example/d/x?orgId=1&amp;from=now|Dashboard>" in shown
     assert text == "Alerts for checkout-api: 1 firing, 0 resolved"
