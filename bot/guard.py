@@ -133,6 +133,9 @@ def check_signature(secret: str, headers: dict[str, str], body: bytes, now: floa
         raise Rejected("401 Unauthorized", "invalid Slack signature")
 
 
+NEVER_NULL = ("event", "view")
+
+
 def check_shape(content_type: str, body: bytes) -> None:
     """A form (slash commands; interactivity with a JSON `payload`) or a JSON object (events)."""
     try:
@@ -154,6 +157,9 @@ def check_shape(content_type: str, body: bytes) -> None:
         payload = _json_object(form["payload"][0], "payload")
     else:
         raise Rejected("400 Bad Request", f"unsupported content type {kind[:60]!r}")
+    for key in NEVER_NULL:
+        if key in payload and payload[key] is None:  # Bolt reads them with .get(key, {}).get(...)
+            raise Rejected("400 Bad Request", f"field {key!r} is null")
     try:
         envelope = Envelope.model_validate(payload)
         if envelope.type == "event_callback":
