@@ -1,14 +1,15 @@
-"""Alerts in, end to end on real parts: a real Prometheus scrapes a loopback exporter and fires a
-rule, a real Alertmanager delivers it through its own webhook (bearer auth from `http_config`) to
-the bot's receiver, a worker opens an incident channel in the Slack stand-in, posts the alert board
-and runs the triage with the right log evidence; then the series recovers, the alert resolves, and
-the bot asks whether to resolve the incident."""
+"""Alerts in, end to end on real parts: a real Prometheus fires a rule on a series backfilled into
+its TSDB by promtool, a real Alertmanager delivers it through its own webhook (bearer auth from
+`http_config`) to the bot's receiver, a worker opens an incident channel in the Slack stand-in,
+posts the alert board and runs the triage with the right log evidence; then the rule's window moves
+past the backfilled errors, the alert resolves, and the bot asks whether to resolve the incident."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import secrets
+import time
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,13 +19,17 @@ from typing import Any
 import redis
 
 from bot.localstack import LocalStack
-from tests.integration.conftest import is_answer, wait_until
+from tests.integration.conftest import PATIENCE, is_answer, wait_until
 from tests.support import debian_services
-from tests.support.exporter import Exporter
 from workers import audit
 from workers.slack import ids
 
 SERIES = 'checkout_error_ratio{service="checkout-api"}'
+# The backfilled series ends when it is written (a block reaching into the future would make the
+# TSDB refuse the rule's own ALERTS samples until then), so the rule's range is how long the alert
+# fires: Prometheus has that long to start and hand it to Alertmanager (well under a second on a
+# quiet machine), and the alert resolves on its own that long after the last sample.
+FIRING_S = 30
 RUNBOOK = "https://runbooks.example.internal/checkout-errors"
 
 
@@ -42,15 +47,20 @@ def _logs(path: Path, now: datetime) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _prometheus_config(exporter: str, alertmanager: str, rules: Path) -> str:
+def _series(end: float) -> str:
+    """Half an hour of the error ratio every 5 s up to `end`: 0.2% until four minutes before it, then
+    31% (the minutes the logs show payment gateway timeouts)."""
+    stamps = [end - 1800 + 5 * i for i in range(361)]
+    rows = [f"{SERIES} {0.31 if t >= end - 240 else 0.002} {t:.3f}" for t in stamps]
+    return "\n".join(["# TYPE checkout_error_ratio gauge", *rows, "# EOF"]) + "\n"
+
+
+def _prometheus_config(alertmanager: str, rules: Path) -> str:
     return f"""
-global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+global: {{evaluation_interval: 1s}}
 rule_files: ['{rules}']
 alerting:
   alertmanagers: [{{static_configs: [{{targets: ['{alertmanager}']}}]}}]
-scrape_configs:
-  - job_name: checkout
-    static_configs: [{{targets: ['{exporter}']}}]
 """
 
 
@@ -59,7 +69,7 @@ groups:
   - name: checkout
     rules:
       - alert: CheckoutErrorRate
-        expr: checkout_error_ratio > 0.05
+        expr: max_over_time(checkout_error_ratio[{FIRING_S}s]) > 0.05
         labels: {{severity: critical}}
         annotations:
           summary: checkout-api errors above 5%
@@ -126,20 +136,23 @@ def test_prometheus_alert_opens_a_channel_triages_and_asks_to_resolve(
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
     with contextlib.ExitStack() as running:
-        exporter = running.enter_context(Exporter())
-        exporter.values[SERIES] = 0.31
         running.enter_context(
             debian_services.alertmanager(
                 tmp_path / "am", _alertmanager_config(f"{stack.base_url}/alerts/alertmanager", token), am_port
             )
         )
-        (tmp_path / "prom").mkdir()
+        last_sample = time.time()
+        debian_services.backfill(_series(last_sample), tmp_path / "prom" / "data")
         running.enter_context(
             debian_services.prometheus(
                 tmp_path / "prom" / "data",
-                _prometheus_config(exporter.target, f"127.0.0.1:{am_port}", rules),
+                _prometheus_config(f"127.0.0.1:{am_port}", rules),
                 ("--rules.alert.resend-delay=1s",),
             )
+        )
+        started = time.time() - last_sample
+        assert started < FIRING_S / 2, (
+            f"Prometheus took {started:.0f} s to start: the alert had no time to fire"
         )
 
         # The alert travels Prometheus → Alertmanager → the bot → a worker → a new channel.
@@ -147,15 +160,20 @@ def test_prometheus_alert_opens_a_channel_triages_and_asks_to_resolve(
             found = _channel(stack)
             return found is not None and bool(_bot_messages(stack, found.id))
 
-        assert wait_until(opened, 90), stack.log("worker-0")[-3000:]
+        assert wait_until(opened, PATIENCE), stack.log("worker-0")[-3000:]
         channel = _channel(stack)
         assert "CheckoutErrorRate" in channel.topic and "critical" in channel.topic
         assert channel.members == ["U0BOT", "U0ALICE"]
         assert stack.standin.wait_for(
-            lambda: any(is_answer(m) for m in _bot_messages(stack, channel.id)), 90
+            lambda: any(is_answer(m) for m in _bot_messages(stack, channel.id)), PATIENCE
         ), stack.log("worker-0")[-3000:]
         board = next(m for m in _bot_messages(stack, channel.id) if "Alerts for" in m.get("text", ""))
-        board_text = json.dumps(board["blocks"])
+        first_board = next(  # as posted: the alert may have resolved by now
+            c.args
+            for c in stack.standin.calls_to("chat.postMessage")
+            if "Alerts for" in c.args.get("text", "")
+        )
+        board_text = json.dumps(first_board)
         assert "CheckoutErrorRate" in board_text and "1 firing" in board_text and RUNBOOK in board_text
         assert "automatic triage, actions at most suggest" in board_text
         answer = next(m for m in _bot_messages(stack, channel.id) if is_answer(m))
@@ -163,15 +181,15 @@ def test_prometheus_alert_opens_a_channel_triages_and_asks_to_resolve(
         assert "payment gateway timeout after 3000ms" in evidence  # the logs of the alert's window
         assert answer["ts"] != board["ts"]
 
-        # The series recovers: the resolved alert comes the same way and the bot asks to resolve.
-        exporter.values[SERIES] = 0.0
-
+        # The rule's window moves past the backfilled errors: the resolved alert comes the same way
+        # and the bot asks to resolve.
         def prompt() -> dict[str, Any] | None:
             return next(
                 (m for m in _bot_messages(stack, channel.id) if "are resolved" in m.get("text", "")), None
             )
 
-        assert wait_until(lambda: prompt() is not None, 90), stack.log("worker-0")[-3000:]
+        assert wait_until(lambda: prompt() is not None, PATIENCE), stack.log("worker-0")[-3000:]
+        assert time.time() >= last_sample + FIRING_S  # resolved by the series, not by something else
     asked = prompt()
     assert asked is not None
     [button] = [e for b in asked["blocks"] if b["type"] == "actions" for e in b["elements"]]

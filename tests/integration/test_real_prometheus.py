@@ -4,7 +4,6 @@ act-level action, and the fail-safe answers (no data; Prometheus down)."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -52,26 +51,8 @@ def _openmetrics(now: float) -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("prometheus")
-    series = work / "series.om"
-    series.write_text(_openmetrics(time.time() - 30))
-    data = work / "data"
-    tool = debian_services.installed()["promtool"]
-    done = subprocess.run(
-        [
-            tool,
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=24h",
-            str(series),
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    data = tmp_path_factory.mktemp("prometheus") / "data"
+    debian_services.backfill(_openmetrics(time.time() - 30), data)
     with debian_services.prometheus(data) as url:
         yield url
 

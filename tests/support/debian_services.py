@@ -98,6 +98,19 @@ def running(args: list[str], url: str, log: Path) -> Iterator[subprocess.Popen[b
             LocalStack.stop_process(proc)
 
 
+def backfill(openmetrics: str, data: Path) -> None:
+    """Write `openmetrics` (text ending in `# EOF`) as TSDB blocks into `data` with promtool, before
+    Prometheus starts on it."""
+    source = data.parent / f"{data.name}.om"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(openmetrics)
+    args = [installed()["promtool"], "tsdb", "create-blocks-from", "openmetrics"]
+    args += ["--max-block-duration=24h", str(source), str(data)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"promtool could not backfill {source}:\n{done.stderr[-2000:]}")
+
+
 @contextmanager
 def prometheus(data: Path, config_text: str | None = None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     """Prometheus on a data folder (backfill it first), keeping 60 days; yields its URL.
