@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # One image for both roles: `incident-copilot bot` (default) and `incident-copilot worker`.
 
-FROM python:3.11-slim-bookworm AS build
+# The full image has the C compiler that builds the log pipeline's compiled modules (setup.py).
+FROM python:3.11-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY bot ./bot
 COPY workers ./workers
 COPY prompts ./prompts

@@ -100,6 +100,9 @@ _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
 
 _DIGITS_ALIKE = str.maketrans("0123456789", "1111111111")
+_SHAPE = bytes.maketrans(b"0123456789", b"1111111111")  # the same, on a line's UTF-8 bytes
+_SHAPE_VERDICTS = 32_768  # the screen's verdicts kept, by shape
+_SHAPE_KEY_MAX = 2_000  # bytes; a longer line's verdict is not kept
 
 
 @functools.lru_cache(maxsize=65_536)  # runs (paths, ids, names) repeat from line to line
@@ -353,6 +356,47 @@ def _trie(words: Iterable[str]) -> str:
     return "|".join(branches) or "(?!)"
 
 
+class _Gates:
+    """Which rules a line opens by the gates it holds. One search finds them: at each position the
+    longest gate that starts there, which stands for itself and every gate that is its prefix. A line
+    without a long run only opens rules that do not need one."""
+
+    def __init__(self, gated: tuple[dict[str, list[int]], dict[str, list[int]]]) -> None:
+        every = {*gated[False], *gated[True]}
+        self._opened: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        for gate in every:
+            prefixes = [g for g in every if gate.startswith(g)]
+            self._opened[gate] = (
+                tuple(r for g in prefixes for r in gated[False].get(g, ())),
+                tuple(r for g in prefixes for r in gated[True].get(g, ())),
+            )
+        self._search = (re.compile(_trie(gated[False])).search, re.compile(_trie(every)).search)
+
+    def ranks(self, text: str, long_run: bool, always: tuple[list[int], list[int]]) -> set[int]:
+        """The rules to try on `text`: those tried on every line (`always`), and those it opens."""
+        ranks: set[int] = set(always[False])
+        if long_run:
+            ranks.update(always[True])
+        low, search, opened = text.lower(), self._search[long_run], self._opened
+        found = search(low)
+        while found is not None:  # from the next character: gates may overlap
+            short, long = opened[found.group()]
+            ranks.update(short)
+            if long_run:
+                ranks.update(long)
+            found = search(low, found.start() + 1)
+        return ranks
+
+
+_FULL_DIGIT_SYNTAX = re.compile(r"\{\d+(?:,\d*)?\}|\(\?P<\w+>|0-9")
+
+
+def _digit_blind(source: str) -> bool:
+    """Whether a pattern treats every ASCII digit alike: no digit in it but in a repeat count, a group's
+    name or a whole `0-9` range (a literal digit, a partial range or a back-reference count as seen)."""
+    return not any(char.isdigit() for char in _FULL_DIGIT_SYNTAX.sub("", source))
+
+
 @dataclass
 class _Span:
     start: int
@@ -385,26 +429,55 @@ class Redactor:
                 gated[rule.long_run].setdefault(gate, []).append(rank)
             if not rule.gate:
                 self._always[rule.long_run].append(rank)
-        # One search finds the gates in a line: at each position the longest gate that starts there,
-        # which stands for itself and every gate that is its prefix. A line without a long run only
-        # needs the gates of the rules that do not need one.
-        self._opened: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        every = {*gated[False], *gated[True]}
-        for gate in every:
-            prefixes = [g for g in every if gate.startswith(g)]
-            self._opened[gate] = (
-                tuple(r for g in prefixes for r in gated[False].get(g, ())),
-                tuple(r for g in prefixes for r in gated[True].get(g, ())),
-            )
-        self._gates = (re.compile(_trie(gated[False])), re.compile(_trie(every)))
         self._screens = not self._always[False]  # else some rule is tried on every line
+        self._gates = _Gates(gated)
+        # The screen works on a line's shape (`_SHAPE`), so it has gates of that shape: a line holding a
+        # gate has a shape holding the gate's shape.
+        shaped: tuple[dict[str, list[int]], dict[str, list[int]]] = ({}, {})
+        for by_gate, by_shape in zip(gated, shaped, strict=True):
+            for gate, ranks in by_gate.items():
+                by_shape.setdefault(gate.translate(_DIGITS_ALIKE), []).extend(ranks)
+        self._shape_gates = _Gates(shaped)
+        self._blind = {rank for rank, rule in enumerate(self._rules) if _digit_blind(rule.pattern.pattern)}
+        self._verdicts: dict[bytes, bool] = {}  # a shape → whether some line of it may hold a secret
 
     def may_hold_secret(self, text: str) -> bool:
-        """False only when no rule would be tried on `text` and no known value is set: the text is
-        then certainly returned as it is, so most log lines skip the rest of the redactor."""
+        """False only when no rule could change `text` and no known value is set: the text is then
+        certainly returned as it is, so most log lines skip the rest of the redactor.
+
+        Decided for the line's shape (every digit a 1), so that lines differing in their digits only
+        (the same message with other ids, counts and times) cost one lookup: a shape is passed over
+        only when no rule could change any line of that shape."""
         if self.known_values or not self._screens:
             return True
-        return _RUN.search(text) is not None or self._gates[0].search(text.lower()) is not None
+        shape = text.encode("utf-8", "surrogatepass").translate(_SHAPE)
+        verdict = self._verdicts.get(shape)
+        if verdict is None:
+            verdict = self._shape_may_hold(shape.decode("utf-8", "surrogatepass"))
+            if len(shape) <= _SHAPE_KEY_MAX:
+                if len(self._verdicts) >= _SHAPE_VERDICTS:
+                    self._verdicts.clear()
+                self._verdicts[shape] = verdict
+        return verdict
+
+    def _shape_may_hold(self, shape: str) -> bool:
+        """Whether a rule could change some line of this shape.
+
+        A line's digits all becoming 1 keeps every match of a rule that treats digits alike (no literal
+        digit, no partial digit range: `_digit_blind`), so such a rule that finds nothing in the shape
+        finds nothing in any line of it. A run's `randomness` score does not depend on its digits either
+        (only whether it is counted does), so a shape scoring under `RANDOM_THRESHOLD` rules out every
+        run of that shape. Any other rule whose gate the shape holds counts as a possible secret."""
+        long_run = _RUN.search(shape) is not None
+        for rank in sorted(self._shape_gates.ranks(shape, long_run, self._always)):
+            rule = self._rules[rank]
+            if rank not in self._blind:
+                return True
+            by_shape = rule.check is looks_random and not rule.pattern.groupindex
+            for found in rule.pattern.finditer(shape):
+                if not by_shape or _scored(found.group())[0] >= RANDOM_THRESHOLD:
+                    return True
+        return False
 
     @classmethod
     def with_secrets(cls, values: Iterable[str | None], *, pii: Iterable[str] = ()) -> Self:
@@ -442,18 +515,7 @@ class Redactor:
             if value in text
             for m in re.finditer(re.escape(value), text)
         ]
-        long_run = _RUN.search(text) is not None
-        ranks: set[int] = set(self._always[False])
-        if long_run:
-            ranks.update(self._always[True])
-        low, search, opened = text.lower(), self._gates[long_run].search, self._opened
-        found = search(low)
-        while found is not None:  # from the next character: gates may overlap
-            short, long = opened[found.group()]
-            ranks.update(short)
-            if long_run:
-                ranks.update(long)
-            found = search(low, found.start() + 1)
+        ranks = self._gates.ranks(text, _RUN.search(text) is not None, self._always)
         for rank in sorted(ranks):
             rule = self._rules[rank]
             for m in rule.pattern.finditer(text):

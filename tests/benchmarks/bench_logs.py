@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.benchmarks import loggen  # noqa: E402
+from workers import native  # noqa: E402
 from workers.evidence.digest import Digest, digest_logs  # noqa: E402
 from workers.evidence.model import LogLine, LogQuery, TimeWindow  # noqa: E402
 from workers.evidence.sources.files import FileSource  # noqa: E402
@@ -313,6 +314,7 @@ def worker(kind: str, paths: list[str], window: str) -> None:
                 "wall": time.perf_counter() - started,
                 "cpu": time.process_time() - cpu,
                 "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "compiled": len(native.compiled()),
             }
         )
     )
@@ -339,6 +341,9 @@ def speed_section(data: Path, work: Path, sizes: list[int], big_gb: float) -> bo
         print(
             f"{size:>10,} lines ({megabytes:,.0f} MB)  ours   {_rate(ours)}  peak RSS {ours['rss_mb']:.0f} MB"
         )
+        if size == sizes[0]:
+            built = f"{ours['compiled']:.0f} of {len(native.COMPILED)} modules compiled (setup.py)"
+            print(f"{'':>10}  log pipeline: {built if ours['compiled'] else 'plain Python'}")
         met = met and ours["rss_mb"] <= RSS_BAR_MB
         if size == sizes[0]:
             drain = measure("drain3", paths)

@@ -265,6 +265,7 @@ class _Cluster:
     shapes: list[str]  # `tokens`, each through `_shape`
     stats: TemplateStats
     last_used: int = 0
+    evicted: bool = False  # then the caches' entries that point here are stale
 
 
 class TemplateMiner:
@@ -292,8 +293,9 @@ class TemplateMiner:
         self.evicted = 0
         self._clusters: dict[str, _Cluster] = {}
         self._buckets: dict[tuple[int, str], list[_Cluster]] = {}
-        self._shapes: dict[bytes, tuple[str, str, tuple[Slot, ...]]] = {}  # shape → (id, severity, numbers)
-        self._cache: OrderedDict[str, tuple[str, str]] = OrderedDict()  # masked line → (id, severity)
+        # shape → (its template, severity, numbers); masked line → (its template, severity)
+        self._shapes: dict[bytes, tuple[_Cluster, str, tuple[Slot, ...]]] = {}
+        self._cache: OrderedDict[str, tuple[_Cluster, str]] = OrderedDict()
         self._tick = 0
         self._minute_start = self._minute_end = datetime.min.replace(tzinfo=UTC)  # the current minute
         self._last_ts: datetime | None = None
@@ -313,35 +315,34 @@ class TemplateMiner:
         key = raw.translate(_SHAPE_HEX if b"0x" in raw or b"0X" in raw else _SHAPE)
         shapes = self._shapes
         hit = shapes.get(key)
+        hexless = b""
         if hit is None:
             hexless = _hex_shape(key)
             hit = shapes.get(hexless)
             if hit is not None:
                 shapes[key] = hit
-        cluster = self._clusters.get(hit[0]) if hit is not None else None
-        if hit is None or cluster is None:
+        if hit is None or hit[0].evicted:
             masked = mask(text)
             cluster, severity = self._cluster(masked)
             places = slots(text)
             if _ASCII_DIGIT.search(masked) is None:  # else a digit survived: this shape is not enough
                 if len(shapes) >= self.cache_size * 2:
                     shapes.clear()
-                shapes[key] = shapes[_hex_shape(key)] = (cluster.stats.id, severity, places)
+                shapes[key] = shapes[hexless or _hex_shape(key)] = (cluster, severity, places)
         else:
-            severity, places = hit[1], hit[2]
+            cluster, severity, places = hit
         cluster.last_used = self._tick
         self._record(cluster.stats, line, window, line.level or severity, places)
         return cluster.stats.id
 
     def _cluster(self, masked: str) -> tuple[_Cluster, str]:
         hit = self._cache.get(masked)
-        cluster = self._clusters.get(hit[0]) if hit is not None else None
-        if hit is not None and cluster is not None:
+        if hit is not None and not hit[0].evicted:
             self._cache.move_to_end(masked)
-            return cluster, hit[1]
+            return hit
         severity = detect_severity(masked)
         cluster = self._match(masked, severity)
-        self._cache[masked] = (cluster.stats.id, severity)
+        self._cache[masked] = (cluster, severity)
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return cluster, severity
@@ -368,7 +369,9 @@ class TemplateMiner:
             outside = stats.measures.add(line.text, places, window)
         if window == "incident":
             best_rank, best_outside = stats.telling_rank
-            if rank > best_rank or (rank == best_rank and outside >= best_outside):
+            if rank == best_rank and outside == best_outside:
+                stats.telling = line
+            elif rank > best_rank or (rank == best_rank and outside > best_outside):
                 stats.telling, stats.telling_rank = line, (rank, outside)
         ts = line.ts
         if ts is None:
@@ -431,6 +434,7 @@ class TemplateMiner:
         rare = sorted((c for c in clusters if c.stats.count <= median), key=lambda c: c.last_used)
         batch = max(1, self.max_templates // 20, len(self._clusters) + 1 - self.max_templates)
         for cluster in rare[:batch]:
+            cluster.evicted = True
             del self._clusters[cluster.stats.id]
             self._buckets[_bucket_key(cluster.tokens)].remove(cluster)
         self.evicted += min(batch, len(rare))

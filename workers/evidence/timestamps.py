@@ -183,7 +183,7 @@ class Dater:
     detected: Detected
     reference: datetime
     counts: dict[str, int] = field(default_factory=dict)
-    _cache: dict[str, datetime] = field(default_factory=dict)  # whole time text → moment
+    _cache: dict[str, datetime | None] = field(default_factory=dict)  # whole time text → moment
     _bases: dict[str, datetime | None] = field(default_factory=dict)  # time text without its fraction
     _previous: datetime | None = None
     _fractions: dict[str, timedelta] = field(default_factory=dict)  # fraction text → its length of time
@@ -203,16 +203,10 @@ class Dater:
             if found is None:
                 self.counts["undated"] = self.counts.get("undated", 0) + 1
                 return self._previous
-        key = found.group()
-        moment = self._cache.get(key)
+        moment = self._compute(found)
         if moment is None:
-            moment = self._compute(found)
-            if moment is None:
-                self.counts["undated"] = self.counts.get("undated", 0) + 1
-                return self._previous
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[key] = moment
+            self.counts["undated"] = self.counts.get("undated", 0) + 1
+            return self._previous
         self.counts[name] = self.counts.get(name, 0) + 1
         self._previous = moment
         return moment
@@ -223,10 +217,17 @@ class Dater:
         self._previous = moment
 
     def _compute(self, found: re.Match[str]) -> datetime | None:
-        """The match's moment: the part to the second from a cache of its own, the fraction added."""
+        """The match's moment, from caches: a time without a fraction whole; one with a fraction (a
+        different text on nearly every line) as its part to the second, with the fraction added."""
         cut, resume = found.span("f")
         if cut < 0 or ("epoch" in found.re.groupindex and len(found.group("epoch") or "") > 10):  # millis
-            return to_datetime(found, self.reference)
+            key = found.group()
+            if key in self._cache:
+                return self._cache[key]
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            moment = self._cache[key] = to_datetime(found, self.reference)
+            return moment
         string = found.string
         start, end = found.span()
         base_key = string[start:cut] + string[resume:end]
