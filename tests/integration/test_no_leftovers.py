@@ -61,3 +61,41 @@ def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
     finally:
         LocalStack.stop_process(proc)
         reap(run)
+
+
+LEAKING = '''
+import subprocess
+import sys
+
+
+def test_leaks_a_process(worker_id):
+    assert worker_id.startswith("gw")  # runs in a pytest-xdist worker
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+'''
+
+
+def test_an_xdist_worker_kills_and_names_what_its_tests_left(tmp_path: Path) -> None:
+    """The run's net under pytest-xdist: the worker's leftover is killed and named by the main process."""
+    test_file = tmp_path / "test_leaking.py"
+    test_file.write_text(LEAKING)
+    run = uuid.uuid4().hex
+    env = {**os.environ, MARKER: run, "PYTHONPATH": str(REPO)}
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", "-n", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--rootdir", str(tmp_path), str(test_file)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=PATIENCE * 2)
+        assert proc.returncode == 0 and "1 passed" in out, out
+        assert "left behind, now killed: (by gw" in out and "time.sleep(600)" in out, out
+        left = marked(run)
+        assert left == [], f"left running after the run:\n{describe(left)}"
+    finally:
+        LocalStack.stop_process(proc)
+        reap(run)
