@@ -36,14 +36,12 @@ def test_fails_while_a_job_runs(make_stack):
 '''
 
 
-def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
-    test_file = tmp_path / "test_failing.py"
-    test_file.write_text(FAILING)
-    run = uuid.uuid4().hex
+def _pytest(test_file: Path, run: str, *options: str) -> subprocess.Popen[str]:
+    """pytest on `test_file` alone (not our ini file), in a session of its own, its processes marked `run`."""
     env = {**os.environ, MARKER: run, "PYTHONPATH": str(REPO)}
-    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.integration.conftest"]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--rootdir", str(tmp_path), str(test_file)],
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "--rootdir", str(test_file.parent)]
+    return subprocess.Popen(
+        [sys.executable, *args, str(test_file)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -51,6 +49,13 @@ def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
+
+
+def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_failing.py"
+    test_file.write_text(FAILING)
+    run = uuid.uuid4().hex
+    proc = _pytest(test_file, run, "-p", "tests.integration.conftest")
     try:
         out, _ = proc.communicate(timeout=PATIENCE * 2)
         assert proc.returncode == 1 and "deliberately failing" in out and "1 failed" in out, out
@@ -79,17 +84,7 @@ def test_an_xdist_worker_kills_and_names_what_its_tests_left(tmp_path: Path) -> 
     test_file = tmp_path / "test_leaking.py"
     test_file.write_text(LEAKING)
     run = uuid.uuid4().hex
-    env = {**os.environ, MARKER: run, "PYTHONPATH": str(REPO)}
-    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", "-n", "2"]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--rootdir", str(tmp_path), str(test_file)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _pytest(test_file, run, "-p", "tests.conftest", "-n", "2")
     try:
         out, _ = proc.communicate(timeout=PATIENCE * 2)
         assert proc.returncode == 0 and "1 passed" in out, out
