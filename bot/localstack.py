@@ -61,7 +61,7 @@ class LocalStack:
         env: dict[str, str] | None = None,
         log_level: str = "info",
         socket_mode: bool = False,
-        ready_timeout: float = 20.0,
+        ready_timeout: float = PATIENCE,
     ) -> None:
         self.workdir = workdir
         self.signing_secret = secrets.token_hex(16)
@@ -120,25 +120,30 @@ class LocalStack:
         if self.redis is not None:
             self.redis_url = self.redis.ensure_running()
         self.standin.start()
+        self._spawn_bot()
         for _ in range(self._workers_wanted):
             self.start_worker()
-        self._start_bot()
+        self._wait_bot()
         self.wait_workers(max(30.0, self._ready_timeout))
         return self
 
-    def _start_bot(self, attempts: int = 5) -> None:
-        """The bot on a free port: a port found free can be taken by another process before the bot
-        binds it (tests and benchmarks run side by side), so a bot that finds it taken is started
-        again on another one."""
+    def _spawn_bot(self) -> None:
+        self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
+
+    def _wait_bot(self, attempts: int = 5) -> None:
+        """Until the bot is ready on a free port: a port found free can be taken by another process
+        before the bot binds it (tests and benchmarks run side by side), so a bot that finds it
+        taken is started again on another one."""
         for attempt in range(attempts):
             if attempt:
                 self.port = free_port()
-            self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
+                self._spawn_bot()
             try:
                 self.wait_ready(self._ready_timeout)
                 return
             except _PortTaken:
-                self.stop_process(self.bot)
+                if self.bot is not None:
+                    self.stop_process(self.bot)
         raise RuntimeError(f"no free port for the bot in {attempts} attempts:\n{self.log('bot')}")
 
     def start_worker(self) -> subprocess.Popen[bytes]:
