@@ -61,7 +61,7 @@ class LocalStack:
         env: dict[str, str] | None = None,
         log_level: str = "info",
         socket_mode: bool = False,
-        ready_timeout: float = 20.0,
+        ready_timeout: float = PATIENCE,
     ) -> None:
         self.workdir = workdir
         self.signing_secret = secrets.token_hex(16)
@@ -120,12 +120,31 @@ class LocalStack:
         if self.redis is not None:
             self.redis_url = self.redis.ensure_running()
         self.standin.start()
-        self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
+        self._spawn_bot()
         for _ in range(self._workers_wanted):
             self.start_worker()
-        self.wait_ready(self._ready_timeout)
+        self._wait_bot()
         self.wait_workers(max(30.0, self._ready_timeout))
         return self
+
+    def _spawn_bot(self) -> None:
+        self.bot = self._spawn("bot", "bot", "--host", "127.0.0.1", "--port", str(self.port))
+
+    def _wait_bot(self, attempts: int = 5) -> None:
+        """Until the bot is ready on a free port: a port found free can be taken by another process
+        before the bot binds it (tests and benchmarks run side by side), so a bot that finds it
+        taken is started again on another one."""
+        for attempt in range(attempts):
+            if attempt:
+                self.port = free_port()
+                self._spawn_bot()
+            try:
+                self.wait_ready(self._ready_timeout)
+                return
+            except _PortTaken:
+                if self.bot is not None:
+                    self.stop_process(self.bot)
+        raise RuntimeError(f"no free port for the bot in {attempts} attempts:\n{self.log('bot')}")
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = self._spawn(f"worker-{len(self.workers)}", "worker")
@@ -136,10 +155,14 @@ class LocalStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.bot is not None and self.bot.poll() is not None:
+                if f"cannot listen on 127.0.0.1:{self.port} (Address already in use)" in self.log("bot"):
+                    raise _PortTaken(self.port)
                 raise RuntimeError(f"the bot exited with {self.bot.returncode}:\n{self.log('bot')}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1) as resp:
-                    if resp.status == 200:
+                    # Ready only if our bot answered, not another process that took the port first.
+                    ours = self.bot is not None and holds_listener(self.bot.pid, self.port)
+                    if resp.status == 200 and ours:
                         return
             except (urllib.error.URLError, OSError):
                 pass
@@ -207,6 +230,27 @@ class LocalStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class _PortTaken(Exception):
+    """The bot could not listen on its port: another process holds it."""
+
+
+def holds_listener(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket on `port` (Linux: its socket inodes
+    against /proc/net/tcp, state 0A = LISTEN)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+            return True
+    return False
 
 
 def _kill_session(sid: int) -> None:

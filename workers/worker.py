@@ -41,6 +41,8 @@ MAINTENANCE_INTERVAL_S = 10
 WORKER_TTL_S = 25
 JOB_MONITORING_S = 5
 HEARTBEAT_GRACE_S = 15
+# How often RQ's command listener (stop, kill-horse) wakes; RQ's 60 s held a warm shutdown that long.
+COMMAND_POLL_S = 1.0
 
 
 def _pid_alive(pid: int) -> bool:
@@ -108,6 +110,16 @@ class CopilotWorker(OutageTolerantWorker):
         """RQ adds 60 s; a dead worker's job should be found well within a minute."""
         remaining = (job.timeout or 0) - working_time if job.timeout and job.timeout > 0 else JOB_MONITORING_S
         return int(min(remaining, JOB_MONITORING_S)) + HEARTBEAT_GRACE_S
+
+    def subscribe(self) -> None:
+        """RQ's command listener, waking every COMMAND_POLL_S. A warm shutdown unsubscribes, then joins
+        the listener; one that already saw the unsubscription waits out its whole poll first."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # RQ types it as None
+            sleep_time=COMMAND_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Registered first (so the worker holds its Redis connection from the start), then warmed up:

@@ -36,14 +36,12 @@ def test_fails_while_a_job_runs(make_stack):
 '''
 
 
-def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
-    test_file = tmp_path / "test_failing.py"
-    test_file.write_text(FAILING)
-    run = uuid.uuid4().hex
+def _pytest(test_file: Path, run: str, *options: str) -> subprocess.Popen[str]:
+    """pytest on `test_file` alone (not our ini file), in a session of its own, its processes marked `run`."""
     env = {**os.environ, MARKER: run, "PYTHONPATH": str(REPO)}
-    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.integration.conftest"]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--rootdir", str(tmp_path), str(test_file)],
+    args = ["-m", "pytest", "-q", "-p", "no:cacheprovider", *options, "--rootdir", str(test_file.parent)]
+    return subprocess.Popen(
+        [sys.executable, *args, str(test_file)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -51,6 +49,13 @@ def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
+
+
+def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_failing.py"
+    test_file.write_text(FAILING)
+    run = uuid.uuid4().hex
+    proc = _pytest(test_file, run, "-p", "tests.integration.conftest")
     try:
         out, _ = proc.communicate(timeout=PATIENCE * 2)
         assert proc.returncode == 1 and "deliberately failing" in out and "1 failed" in out, out
@@ -58,6 +63,34 @@ def test_a_failing_test_leaves_no_process_behind(tmp_path: Path) -> None:
         assert len(started["pids"]) == 2 and started["redis"] > 0  # the bot, a worker, a redis-server
         left = marked(run)
         assert left == [], f"left running after the failed test:\n{describe(left)}"
+    finally:
+        LocalStack.stop_process(proc)
+        reap(run)
+
+
+LEAKING = '''
+import subprocess
+import sys
+
+
+def test_leaks_a_process(worker_id):
+    assert worker_id.startswith("gw")  # runs in a pytest-xdist worker
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)
+'''
+
+
+def test_an_xdist_worker_kills_and_names_what_its_tests_left(tmp_path: Path) -> None:
+    """The run's net under pytest-xdist: the worker's leftover is killed and named by the main process."""
+    test_file = tmp_path / "test_leaking.py"
+    test_file.write_text(LEAKING)
+    run = uuid.uuid4().hex
+    proc = _pytest(test_file, run, "-p", "tests.conftest", "-n", "2")
+    try:
+        out, _ = proc.communicate(timeout=PATIENCE * 2)
+        assert proc.returncode == 0 and "1 passed" in out, out
+        assert "left behind, now killed: (by gw" in out and "time.sleep(600)" in out, out
+        left = marked(run)
+        assert left == [], f"left running after the run:\n{describe(left)}"
     finally:
         LocalStack.stop_process(proc)
         reap(run)

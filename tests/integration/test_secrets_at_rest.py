@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from bot.localstack import LocalStack
+from bot.localstack import PATIENCE, LocalStack
 from tests.integration.conftest import new_channel, wait_answer, wait_until
 from tests.support import redis_scan
 from tests.support.fake_llm import FakeLLM
@@ -160,12 +160,12 @@ def _drive(
     triage_text = "ledger down triage said " + " ".join(t for _k, t in planted["triage"])
     resp = driver.slash_command(triage_text, user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert resp.status == 200
-    wait_answer(stack, channel, timeout=90)
+    wait_answer(stack, channel, timeout=PATIENCE)
     command = {"user_id": "U0ALICE", "channel_id": channel, "channel_name": name}
     search = "search search said " + " ".join(t for _k, t in planted["search"])
     assert driver.slash_command(search, **command).status == 200
     # A search is not stored: its one output is the reply that echoes the query, checked here too.
-    assert ws.wait_for(lambda: "search said" in str(ws.response_posts()), timeout=30)
+    assert ws.wait_for(lambda: "search said" in str(ws.response_posts()), timeout=PATIENCE)
     echoed = [("search reply", str(m)) for m in ws.response_posts() if "search said" in str(m)]
     summary = "resolve resolve said " + " ".join(t for _k, t in planted["resolve"])
     assert driver.slash_command(summary, **command).status == 200

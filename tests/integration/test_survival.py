@@ -50,12 +50,12 @@ def test_a_busy_worker_rides_out_a_redis_outage(
     assert wait_until(lambda: met in stack.log("worker-0"), PATIENCE), stack.log("worker-0")
     tcp_redis.start()
     stack.standin.delay("conversations.history", 0)
-    _one_answer(stack, channel, timeout=60)
+    _one_answer(stack, channel, timeout=PATIENCE)
     assert stack.workers[0].poll() is None, stack.log("worker-0")
     assert met in stack.log("worker-0")
     again, again_name = new_channel(stack)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=again, channel_name=again_name)
-    _one_answer(stack, again, timeout=60)
+    _one_answer(stack, again, timeout=PATIENCE)
     assert stack.stop_process(stack.workers[0], signal.SIGTERM, timeout=20) == 0  # still stops on request
 
 
@@ -71,7 +71,7 @@ def test_a_job_taken_by_a_worker_killed_before_it_ran_is_requeued(
         assert taken is not None and taken.decode().startswith("triage-")
         started = time.monotonic()
         stack.start_worker()
-        _one_answer(stack, channel, timeout=90)
+        _one_answer(stack, channel, timeout=PATIENCE)
     assert time.monotonic() - started < 60
     assert "requeued jobs a stopped worker had taken off the queue" in stack.log("worker-0")
 
@@ -101,14 +101,14 @@ def test_a_rate_limited_slack_gets_the_true_state_and_one_answer(
     channel, name = new_channel(stack)
     # The bot has read its installation from Slack before (it refuses payloads until it has).
     stack.driver().slash_command("help", user_id="U0ALICE", channel_id=channel, channel_name=name)
-    assert wait_until(lambda: len(stack.standin.calls_to("auth.test")) > 0, 10)
+    assert wait_until(lambda: len(stack.standin.calls_to("auth.test")) > 0, PATIENCE)
     stack.standin.degrade(4, status=429, retry_after=1)
     stack.driver().slash_command("", user_id="U0ALICE", channel_id=channel, channel_name=name)
     assert stack.standin.wait_for(
-        lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), 15
+        lambda: any(p["channel"] == channel for p in stack.standin.state.response_posts()), PATIENCE
     ), stack.log("bot")
     told = next(p for p in stack.standin.state.response_posts() if p["channel"] == channel)
     run_id = told["text"].split("run id `", 1)[1].split("`", 1)[0]
     assert told["text"] == SLACK_SLOW.format(run_id=run_id)
-    _one_answer(stack, channel, timeout=60)
+    _one_answer(stack, channel, timeout=PATIENCE)
     assert is_answer(bot_messages(stack, channel)[0])

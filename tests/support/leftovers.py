@@ -16,8 +16,10 @@ MARKER = "INCIDENT_COPILOT_TEST_RUN"
 
 
 def marked(value: str) -> list[int]:
-    """Live processes (not this one, not zombies) whose environment holds MARKER=value."""
+    """Live processes (not this one, not zombies) whose environment holds MARKER=value, or a mark
+    under it (MARKER=value.gw0: the processes of a pytest-xdist worker of that run)."""
     wanted = f"{MARKER}={value}".encode()
+    below = wanted + b"."
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -27,7 +29,7 @@ def marked(value: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if state != "Z" and wanted in environ.split(b"\0"):
+        if state != "Z" and any(v == wanted or v.startswith(below) for v in environ.split(b"\0")):
             found.append(int(entry.name))
     return found
 

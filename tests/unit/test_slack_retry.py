@@ -3,6 +3,9 @@ wait starts that would end past the deadline."""
 
 from __future__ import annotations
 
+import itertools
+
+import pytest
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -46,6 +49,17 @@ def test_server_errors_back_off_exponentially_within_the_deadline() -> None:
     assert attempts(handler, HttpResponse(status_code=503, headers={})) >= 3
     assert all(later >= earlier * 0.5 for earlier, later in zip(clock.slept, clock.slept[1:], strict=False))
     assert max(clock.slept) <= 8 and clock.now <= 20
+
+
+def test_the_wait_slept_is_the_one_checked_against_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jitter draws alternate between shortest and longest: a wait re-drawn after the deadline check
+    would be twice as long as the one that was checked (or, past the deadline, skipped as zero)."""
+    draws = itertools.cycle([0.0, 1.0])
+    monkeypatch.setattr("workers.slack.retry.random.random", lambda: next(draws))
+    clock = Clock()
+    handler = SlackFaultRetryHandler(6, base_s=1, cap_s=8, clock=lambda: clock.now, sleep=clock.sleep)
+    assert attempts(handler, HttpResponse(status_code=503, headers={})) >= 3
+    assert 0.0 not in clock.slept and clock.now <= 6, clock.slept
 
 
 def test_other_answers_are_not_retried() -> None:

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 _STARTED = "slack_fault_started"
+_NEXT_WAIT = "slack_fault_next_wait"  # drawn once when deciding to retry, slept in the next attempt
 DEFAULT_RETRY_AFTER_S = 1.0
 
 
@@ -62,7 +63,10 @@ class SlackFaultRetryHandler(RetryHandler):
     ) -> bool:
         if response is None or not is_transient(response.status_code):
             return False
-        return self._wait(state, response) is not None
+        wait = self._wait(state, response)
+        assert state.custom_values is not None  # set by _wait
+        state.custom_values[_NEXT_WAIT] = wait
+        return wait is not None
 
     def prepare_for_next_attempt(
         self,
@@ -74,7 +78,10 @@ class SlackFaultRetryHandler(RetryHandler):
     ) -> None:
         assert response is not None  # only called after _can_retry said yes
         state.next_attempt_requested = True
-        self._sleep(self._wait(state, response) or 0.0)
+        # The very wait checked against the deadline: a fresh jitter draw could cross it.
+        values = state.custom_values or {}
+        wait = values.pop(_NEXT_WAIT, None)
+        self._sleep(wait if wait is not None else self._wait(state, response) or 0.0)
         state.increment_current_attempt()
 
 
