@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.localstack import PATIENCE
 from bot.standin.server import SlackStandIn
+from tests.integration.conftest import wait_until
 from workers.errors import ConfigError
 from workers.evidence.config import load_sources
 from workers.knowledge.ingest import ingest_path
@@ -115,10 +117,7 @@ def test_password_protected_redis(
         stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        for _ in range(200):
-            if sock.exists():
-                break
-            server.wait(timeout=0.05) if server.poll() is not None else subprocess.run(["sleep", "0.05"])
+        wait_until(lambda: sock.exists() or server.poll() is not None, PATIENCE)
         auth = f":{password}@" if password else ""
         monkeypatch.setenv("REDIS_URL", f"unix://{auth}{sock}")
         err = one_line_exit_2(["bot", "--port", "0"], capsys, "REDIS_URL", "password")
