@@ -469,7 +469,7 @@ class Redactor:
         (only whether it is counted does), so a shape scoring under `RANDOM_THRESHOLD` rules out every
         run of that shape. Any other rule whose gate the shape holds counts as a possible secret."""
         long_run = _RUN.search(shape) is not None
-        for rank in sorted(self._shape_gates.ranks(shape, long_run, self._always)):
+        for rank in self._shape_gates.ranks(shape, long_run, self._always):
             rule = self._rules[rank]
             if rank not in self._blind:
                 return True
